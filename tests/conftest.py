@@ -1,0 +1,19 @@
+"""Shared fixtures: paths to the real data beside the repository."""
+
+import os
+import pathlib
+
+import pytest
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DIR = pathlib.Path(
+    os.environ.get("GAM_SHARED_DIR", REPO_ROOT.parent / "shared"))
+CORA_DIR = SHARED_DIR / "data" / "planetoid" / "cora"
+
+
+@pytest.fixture(scope="session")
+def cora_dir() -> pathlib.Path:
+  """The real Planetoid Cora files (used in place, never copied)."""
+  if not (CORA_DIR / "ind.cora.graph").exists():
+    pytest.fail(f"real Cora files not found in {CORA_DIR}; set GAM_SHARED_DIR")
+  return CORA_DIR
