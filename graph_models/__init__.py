@@ -1,3 +1,18 @@
 """Node classifiers and graph plumbing for graph-regularised learning."""
 
+from graph_models.commnet import GraphConvolutionalNodeClassifier
+from graph_models.gcn import GCNNodeClassifier, GraphConvolution
 from graph_models.graph import UNLABELED, Graph, GraphError
+from graph_models.mlp import MLPNodeClassifier
+from graph_models.neighbor_packing import (neighbor_table, packed_dataset,
+                                           whole_graph_dataset,
+                                           whole_graph_inputs)
+from graph_models.node_classifier import NodeClassifier
+from graph_models.node_graph_model import NodeGraphModel
+
+__all__ = [
+    "UNLABELED", "Graph", "GraphError", "NodeGraphModel", "NodeClassifier",
+    "MLPNodeClassifier", "GCNNodeClassifier", "GraphConvolution",
+    "GraphConvolutionalNodeClassifier", "neighbor_table", "packed_dataset",
+    "whole_graph_dataset", "whole_graph_inputs",
+]

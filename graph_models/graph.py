@@ -291,11 +291,12 @@ class Graph:
     return self.replace(features=features)
 
   def majority_class_rate(self, split: str = "test") -> float:
-    """Accuracy of always predicting the most common training label."""
-    majority = np.bincount(self.labels[self.train_mask],
-                           minlength=self.num_classes).argmax()
-    nodes = self.split_nodes(split)
-    return float(np.mean(self.labels[nodes] == majority)) if nodes.size else 0.0
+    """Accuracy of the best constant prediction on `split` (its commonest label)."""
+    labels = self.labels[self.split_nodes(split)]
+    labels = labels[labels != UNLABELED]
+    if labels.size == 0:
+      return 0.0
+    return float(np.bincount(labels).max() / labels.size)
 
   def __repr__(self) -> str:
     kind = "sparse" if sp.issparse(self.features) else "dense"

@@ -1,0 +1,1 @@
+"""TFDS dataset builders (imported as `gam_datasets`)."""

@@ -1,0 +1,200 @@
+"""NSL-style neighbour packing: each example is a node plus its neighbours.
+
+A packed example holds the centre node's features under `feature_name`, its id
+under `node_id`, and for each of up to `max_neighbors` neighbours
+`NL_nbr_<i>_<feature_name>`, `NL_nbr_<i>_node_id` and `NL_nbr_<i>_weight`
+(names from NSL's `GraphNeighborConfig`). Missing neighbours are zero
+features with weight 0 and id -1, so every batch has static shapes.
+
+Only the neighbour table (`[nodes, max_neighbors]` ids and weights) is built
+up front; features are gathered per batch inside the `tf.data` pipeline, so
+the tensors a training step sees grow with the batch, not with the graph.
+
+The whole-graph format (`whole_graph_dataset`) is the alternative for
+full-batch models: one element holding all nodes and edges plus the ids of
+the nodes whose outputs are wanted.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import scipy.sparse as sp
+import tensorflow as tf
+
+from graph_models import nsl
+from graph_models.graph import UNLABELED, Graph
+
+NODE_ID = "node_id"
+NODE_IDS = "node_ids"
+FEATURES = "features"
+SENDERS = "senders"
+RECEIVERS = "receivers"
+EDGE_WEIGHTS = "edge_weights"
+
+# Above this many bytes, sparse features are gathered row by row on the host
+# instead of being densified once.
+_DENSE_FEATURE_BUDGET = 1 << 30
+
+
+def _checked_nodes(graph: Graph, nodes: Sequence[int]) -> np.ndarray:
+  nodes = np.asarray(nodes, dtype=np.int64).ravel()
+  if nodes.size == 0:
+    raise ValueError(f"{graph.name}: no nodes given")
+  bad = np.flatnonzero((nodes < 0) | (nodes >= graph.num_nodes))
+  if bad.size:
+    raise ValueError(f"{graph.name}: node ids outside [0, {graph.num_nodes}): "
+                     f"{nodes[bad][:10].tolist()}")
+  return nodes
+
+
+def _labels_of(graph: Graph, nodes: np.ndarray,
+               labels: Optional[np.ndarray]) -> np.ndarray:
+  """The label table to train on, checked to label every one of `nodes`."""
+  labels = graph.labels if labels is None else np.asarray(labels)
+  if labels.shape != (graph.num_nodes,):
+    raise ValueError(f"{graph.name}: labels have shape {labels.shape}, "
+                     f"expected ({graph.num_nodes},)")
+  missing = nodes[labels[nodes] == UNLABELED]
+  if missing.size:
+    raise ValueError(f"{graph.name}: nodes without a label cannot be "
+                     f"training or evaluation examples: {missing[:10].tolist()}")
+  return labels
+
+
+def neighbor_table(graph: Graph, max_neighbors: int) -> Tuple[np.ndarray,
+                                                              np.ndarray]:
+  """The `max_neighbors` heaviest neighbours of every node.
+
+  Returns `(ids, weights)`, both `[num_nodes, max_neighbors]`; empty slots have
+  id -1 and weight 0. Ties in weight keep the lower node id first, so the
+  table is deterministic.
+  """
+  if max_neighbors < 0:
+    raise ValueError(f"max_neighbors must be >= 0, got {max_neighbors}")
+  n = graph.num_nodes
+  ids = np.full((n, max_neighbors), -1, dtype=np.int64)
+  weights = np.zeros((n, max_neighbors), dtype=np.float32)
+  if max_neighbors == 0 or graph.num_edges == 0:
+    return ids, weights
+  senders, receivers, edge_weights = graph.edges()
+  order = np.lexsort((senders, -edge_weights, receivers))
+  senders, receivers, edge_weights = (senders[order], receivers[order],
+                                      edge_weights[order])
+  rank = np.arange(receivers.size) - graph.adjacency.indptr[receivers]
+  keep = rank < max_neighbors
+  ids[receivers[keep], rank[keep]] = senders[keep]
+  weights[receivers[keep], rank[keep]] = edge_weights[keep]
+  return ids, weights
+
+
+def _feature_gatherer(features):
+  """A function mapping a batch of node ids to their dense feature rows."""
+  num_features = features.shape[1]
+  if sp.issparse(features) and (features.shape[0] * num_features * 4
+                                > _DENSE_FEATURE_BUDGET):
+    csr = features.tocsr()
+
+    def gather_rows(ids):
+      return csr[np.maximum(ids, 0)].toarray().astype(np.float32)
+
+    def gather(ids):
+      rows = tf.numpy_function(gather_rows, [ids], tf.float32, stateful=False)
+      return tf.ensure_shape(rows, [None, num_features])
+    return gather
+
+  table = tf.constant(features.toarray() if sp.issparse(features) else
+                      features, dtype=tf.float32)
+  return lambda ids: tf.gather(table, tf.maximum(ids, 0))
+
+
+def packed_dataset(graph: Graph,
+                   nodes: Sequence[int],
+                   max_neighbors: int,
+                   batch_size: int,
+                   labels: Optional[np.ndarray] = None,
+                   shuffle: bool = False,
+                   seed: int = 0,
+                   repeat: bool = False,
+                   feature_name: str = FEATURES,
+                   drop_remainder: bool = False) -> tf.data.Dataset:
+  """Batches of packed neighbourhoods of `nodes`, with their labels.
+
+  Args:
+    graph: the graph to read features and edges from.
+    nodes: ids of the centre nodes, one example each.
+    max_neighbors: neighbours packed per node (heaviest edges first).
+    batch_size: examples per batch.
+    labels: per-node label table to pair with the examples (defaults to
+      `graph.labels`; self-training passes its grown label set).
+    shuffle: reshuffle the nodes every epoch (seeded).
+    seed: shuffling seed.
+    repeat: repeat forever (for `steps_per_epoch` training).
+    feature_name: the name of the node feature in the packed example.
+    drop_remainder: drop the last partial batch (static batch shapes).
+
+  Returns:
+    A `tf.data.Dataset` of `(features_dict, labels)`.
+
+  Example:
+    >>> ds = packed_dataset(graph, graph.split_nodes("train"), max_neighbors=2,
+    ...                     batch_size=32, shuffle=True)
+  """
+  nodes = _checked_nodes(graph, nodes)
+  if batch_size < 1:
+    raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+  labels = _labels_of(graph, nodes, labels)
+
+  ids_table, weight_table = neighbor_table(graph, max_neighbors)
+  ids_table = tf.constant(ids_table)
+  weight_table = tf.constant(weight_table)
+  label_table = tf.constant(labels.astype(np.int64))
+  gather = _feature_gatherer(graph.features)
+
+  def pack(ids):
+    example = {NODE_ID: ids, feature_name: gather(ids)}
+    nbr_ids = tf.gather(ids_table, ids)
+    nbr_weights = tf.gather(weight_table, ids)
+    for i in range(max_neighbors):
+      valid = nbr_ids[:, i] >= 0
+      example[nsl.neighbor_feature_name(i, NODE_ID)] = nbr_ids[:, i]
+      example[nsl.neighbor_feature_name(i, feature_name)] = tf.where(
+          valid[:, None], gather(nbr_ids[:, i]), 0.0)
+      example[nsl.neighbor_weight_name(i)] = nbr_weights[:, i:i + 1]
+    return example, tf.gather(label_table, ids)
+
+  dataset = tf.data.Dataset.from_tensor_slices(nodes)
+  if shuffle:
+    dataset = dataset.shuffle(nodes.size, seed=seed,
+                              reshuffle_each_iteration=True)
+  if repeat:
+    dataset = dataset.repeat()
+  dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+  dataset = dataset.map(pack, num_parallel_calls=tf.data.AUTOTUNE,
+                        deterministic=True)
+  return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def whole_graph_inputs(graph: Graph, nodes: Sequence[int]) -> Dict[str,
+                                                                   tf.Tensor]:
+  """The whole-graph input dict: all features and edges, outputs for `nodes`."""
+  nodes = _checked_nodes(graph, nodes)
+  senders, receivers, weights = graph.edges()
+  return {
+      NODE_IDS: tf.constant(nodes),
+      FEATURES: tf.constant(graph.dense_features(), dtype=tf.float32),
+      SENDERS: tf.constant(senders),
+      RECEIVERS: tf.constant(receivers),
+      EDGE_WEIGHTS: tf.constant(weights),
+  }
+
+
+def whole_graph_dataset(graph: Graph, nodes: Sequence[int],
+                        labels: Optional[np.ndarray] = None) -> tf.data.Dataset:
+  """A one-element dataset for full-batch training or evaluation on `nodes`."""
+  nodes = _checked_nodes(graph, nodes)
+  labels = _labels_of(graph, nodes, labels)
+  return tf.data.Dataset.from_tensors(
+      (whole_graph_inputs(graph, nodes),
+       tf.constant(labels[nodes].astype(np.int64))))

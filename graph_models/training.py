@@ -1,0 +1,109 @@
+"""Training a node classifier on a `Graph`: model choice, datasets, seeding.
+
+Full-batch models (`GCNNodeClassifier`) see the whole graph every step; the
+others train on packed neighbourhood mini-batches. `node_datasets` makes the
+right train / validation / test datasets for a model, so callers need not
+know which kind it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from typing import Dict, Optional, Type
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from graph_models.commnet import GraphConvolutionalNodeClassifier
+from graph_models.gcn import GCNNodeClassifier
+from graph_models.graph import Graph
+from graph_models.mlp import MLPNodeClassifier
+from graph_models.neighbor_packing import packed_dataset, whole_graph_dataset
+from graph_models.node_classifier import NodeClassifier
+
+CLASSIFIERS: Dict[str, Type[NodeClassifier]] = {
+    "mlp": MLPNodeClassifier,
+    "gcn": GCNNodeClassifier,
+    "commnet": GraphConvolutionalNodeClassifier,
+}
+
+
+def is_full_batch(model: keras.Model) -> bool:
+  return isinstance(model, GCNNodeClassifier)
+
+
+def seed_everything(seed: int) -> None:
+  """Seeds Python, NumPy and TF and makes TF ops deterministic."""
+  random.seed(seed)
+  np.random.seed(seed)
+  keras.utils.set_random_seed(seed)
+  tf.config.experimental.enable_op_determinism()
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingOptions:
+  """How a node classifier is trained.
+
+  Attributes:
+    epochs: passes over the training nodes (full batch: optimiser steps).
+    learning_rate: Adam's learning rate.
+    batch_size: examples per mini-batch (ignored by full-batch models).
+    max_neighbors: neighbours packed per example for mini-batch models.
+    seed: seeds initialisation, dropout and shuffling.
+  """
+  epochs: int = 200
+  learning_rate: float = 0.01
+  batch_size: int = 64
+  max_neighbors: int = 5
+  seed: int = 0
+
+  def __post_init__(self):
+    for field in ("epochs", "batch_size"):
+      if getattr(self, field) < 1:
+        raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
+    if self.max_neighbors < 0:
+      raise ValueError(f"max_neighbors must be >= 0, got {self.max_neighbors}")
+    if not self.learning_rate > 0:
+      raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+
+
+def build_classifier(name: str, num_classes: int, **kwargs) -> NodeClassifier:
+  """A classifier by its command-line name: 'mlp', 'gcn' or 'commnet'."""
+  if name not in CLASSIFIERS:
+    raise ValueError(f"unknown model {name!r}; choose one of "
+                     f"{sorted(CLASSIFIERS)}")
+  return CLASSIFIERS[name](num_classes=num_classes, **kwargs)
+
+
+def node_datasets(graph: Graph, model: keras.Model, options: TrainingOptions,
+                  labels: Optional[np.ndarray] = None
+                  ) -> Dict[str, tf.data.Dataset]:
+  """`{'train', 'val', 'test'}` datasets in the input format `model` takes.
+
+  Splits with no nodes are left out.
+  """
+  graph.require_training_labels()
+  datasets = {}
+  for split in ("train", "val", "test"):
+    nodes = graph.split_nodes(split)
+    if nodes.size == 0:
+      continue
+    if is_full_batch(model):
+      datasets[split] = whole_graph_dataset(graph, nodes, labels).cache()
+    else:
+      max_neighbors = (options.max_neighbors if model.uses_edges else 0)
+      training = split == "train"
+      datasets[split] = packed_dataset(
+          graph, nodes, max_neighbors,
+          batch_size=options.batch_size if training else 1024,
+          labels=labels, shuffle=training, seed=options.seed)
+  return datasets
+
+
+def compile_classifier(model: keras.Model, learning_rate: float) -> None:
+  model.compile(
+      optimizer=keras.optimizers.Adam(learning_rate),
+      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])

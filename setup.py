@@ -1,0 +1,41 @@
+"""Installs the graph agreement models package (`gam`, `graph_models`, `gam_datasets`)."""
+
+import pathlib
+import re
+
+import setuptools
+
+ROOT = pathlib.Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"',
+                    (ROOT / "gam" / "__init__.py").read_text()).group(1)
+
+setuptools.setup(
+    name="graph-agreement-models",
+    version=VERSION,
+    description=("Graph Agreement Models and graph-regularised node "
+                 "classification for TensorFlow 2 / Keras 3"),
+    long_description=(ROOT / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=(setuptools.find_packages(include=["gam", "gam.*", "graph_models",
+                                                "graph_models.*"])
+              + ["gam_datasets"]),
+    # The TFDS builders live in datasets/ but import as gam_datasets: a
+    # top-level `datasets` would shadow the Hugging Face package.
+    package_dir={"gam_datasets": "datasets"},
+    install_requires=[
+        "tensorflow>=2.16,<2.22",
+        "keras>=3.0",
+        "graph-nets>=1.1.0",
+        "dm-sonnet>=2.0.2",
+        "dm-tree",
+        "neural-structured-learning>=1.4.0",
+        "tensorflow-datasets>=4.9",
+        "numpy",
+        "scipy",
+        "matplotlib",
+    ],
+    extras_require={"test": ["pytest>=7"]},
+    entry_points={"console_scripts": ["gam-train=gam.cli:main"]},
+)
