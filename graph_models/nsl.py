@@ -11,6 +11,10 @@ If NSL's real `__init__` does import (an older TensorFlow), it is used as is.
 After loading, `import neural_structured_learning.configs` elsewhere works too;
 `neural_structured_learning.keras` / `.estimator` still fail as before.
 
+NSL's TSV graph reader opens files with mode 'rU', which Python 3.11 removed;
+`tools.read_tsv_graph` (and so `tools.pack_nbrs`) get the same reader with
+mode 'r'.
+
 Usage:
   >>> from graph_models import nsl
   >>> config = nsl.configs.make_graph_reg_config(max_neighbors=2, multiplier=0.1)
@@ -55,6 +59,20 @@ _package = _load_package()
 configs = importlib.import_module(_PACKAGE + ".configs")
 lib = importlib.import_module(_PACKAGE + ".lib")
 tools = importlib.import_module(_PACKAGE + ".tools")
+
+
+def _read_tsv_graph(filename):
+  """NSL's `read_tsv_graph` (source -> target -> weight, max over repeats)."""
+  graph = {}
+  with open(filename, "r") as lines:
+    for line in lines:
+      tools.graph_utils.add_edge(graph, line.rstrip("\n").split("\t"))
+  return graph
+
+
+_read_tsv_graph.__doc__ = tools.graph_utils.read_tsv_graph.__doc__
+tools.graph_utils.read_tsv_graph = _read_tsv_graph
+tools.read_tsv_graph = _read_tsv_graph
 
 # Configuration types re-exported for the package's own signatures.
 GraphRegConfig = configs.GraphRegConfig
