@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
 from typing import Dict, Optional, Type
 
 import keras
@@ -107,3 +108,39 @@ def compile_classifier(model: keras.Model, learning_rate: float) -> None:
       optimizer=keras.optimizers.Adam(learning_rate),
       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+
+@dataclasses.dataclass
+class TrainingResult:
+  """What `train_node_classifier` returns."""
+  model: NodeClassifier
+  history: Dict[str, list]
+  accuracy: Dict[str, float]
+  train_seconds: float
+
+
+def train_node_classifier(graph: Graph, model_name: str,
+                          options: TrainingOptions = TrainingOptions(),
+                          verbose: int = 0, validate_every_epoch: bool = True,
+                          **model_kwargs) -> TrainingResult:
+  """Seeds, builds, compiles and fits `model_name` on `graph`'s training nodes.
+
+  Returns the model, the Keras history and the accuracy on every split.
+
+  Example:
+    >>> result = train_node_classifier(graph, "gcn", TrainingOptions(seed=1))
+    >>> result.accuracy["test"]
+  """
+  seed_everything(options.seed)
+  model = build_classifier(model_name, graph.num_classes, **model_kwargs)
+  compile_classifier(model, options.learning_rate)
+  datasets = node_datasets(graph, model, options)
+  start = time.perf_counter()
+  history = model.fit(
+      datasets["train"], epochs=options.epochs, verbose=verbose,
+      validation_data=datasets.get("val") if validate_every_epoch else None)
+  train_seconds = time.perf_counter() - start
+  accuracy = {split: float(model.evaluate(dataset, verbose=0,
+                                          return_dict=True)["accuracy"])
+              for split, dataset in datasets.items()}
+  return TrainingResult(model, history.history, accuracy, train_seconds)

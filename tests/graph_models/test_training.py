@@ -1,0 +1,76 @@
+"""Classifiers train to the expected accuracy on real Cora and on the default
+Flickr-like graph, deterministically."""
+
+import numpy as np
+import pytest
+
+from graph_models import training
+from graph_models.sources import load_graph
+
+
+@pytest.fixture(scope="module")
+def cora(cora_dir):
+  return load_graph("planetoid/cora", cora_dir)
+
+
+@pytest.fixture(scope="module")
+def flickr():
+  return load_graph("flickr_synthetic")
+
+
+def test_gcn_reaches_kipfs_accuracy_on_cora(cora):
+  accuracies = [
+      training.train_node_classifier(
+          cora, "gcn", training.TrainingOptions(epochs=200, seed=seed),
+          validate_every_epoch=False, hidden_units=(16,)).accuracy["test"]
+      for seed in (0, 1, 2)]
+  print("GCN16 Cora test accuracy per seed:", accuracies)
+  assert np.mean(accuracies) >= 0.80
+
+
+@pytest.mark.parametrize("name, epochs, bound", [("mlp", 100, 0.45),
+                                                 ("commnet", 30, 0.55)])
+def test_classifiers_beat_the_majority_class_on_cora(cora, name, epochs, bound):
+  result = training.train_node_classifier(
+      cora, name, training.TrainingOptions(epochs=epochs),
+      validate_every_epoch=False)
+  print(f"{name} on Cora: {result.accuracy}, majority "
+        f"{cora.majority_class_rate('test'):.3f}")
+  assert cora.majority_class_rate("test") < 0.33
+  assert result.accuracy["test"] >= bound
+
+
+@pytest.mark.parametrize("name, epochs, bound", [("mlp", 100, 0.40),
+                                                 ("commnet", 30, 0.55)])
+def test_classifiers_beat_the_majority_class_on_flickr_like_graph(
+    flickr, name, epochs, bound):
+  result = training.train_node_classifier(
+      flickr, name, training.TrainingOptions(epochs=epochs),
+      validate_every_epoch=False)
+  print(f"{name} on flickr_synthetic: {result.accuracy}, majority "
+        f"{flickr.majority_class_rate('test'):.3f}")
+  assert flickr.majority_class_rate("test") < 0.25
+  assert result.accuracy["test"] >= bound
+
+
+def test_same_seed_gives_the_same_model_twice():
+  graph = load_graph("flickr_synthetic_small")
+  options = training.TrainingOptions(epochs=5, seed=3)
+  first, second = [training.train_node_classifier(
+      graph, "commnet", options, validate_every_epoch=False)
+                   for _ in range(2)]
+  assert first.accuracy == second.accuracy
+  for a, b in zip(first.model.get_weights(), second.model.get_weights()):
+    np.testing.assert_array_equal(a, b)
+  other = training.train_node_classifier(
+      graph, "commnet", training.TrainingOptions(epochs=5, seed=4),
+      validate_every_epoch=False)
+  assert not np.array_equal(first.model.get_weights()[0],
+                            other.model.get_weights()[0])
+
+
+def test_training_options_are_validated():
+  with pytest.raises(ValueError, match="epochs must be >= 1"):
+    training.TrainingOptions(epochs=0)
+  with pytest.raises(ValueError, match="unknown model 'resnet'"):
+    training.build_classifier("resnet", 3)
