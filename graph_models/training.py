@@ -138,7 +138,8 @@ def train_node_classifier(graph: Graph, model_name: str,
   start = time.perf_counter()
   history = model.fit(
       datasets["train"], epochs=options.epochs, verbose=verbose,
-      validation_data=datasets.get("val") if validate_every_epoch else None)
+      validation_data=datasets.get("val") if validate_every_epoch else None,
+      shuffle=False)  # the datasets shuffle themselves
   train_seconds = time.perf_counter() - start
   accuracy = {split: float(model.evaluate(dataset, verbose=0,
                                           return_dict=True)["accuracy"])
