@@ -1,0 +1,114 @@
+"""`GraphRegularizationModel`: NSL's graph loss on packed neighbourhoods."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import graph_models as gm
+from gam.graph_regularization import GraphRegularizationModel
+from graph_models import nsl, training
+from graph_models.sources import load_graph
+
+MAX_NEIGHBORS = 3
+
+
+def regularized(num_classes, node_model="mlp", multiplier=0.5,
+                max_neighbors=MAX_NEIGHBORS, **distance):
+  config = nsl.make_graph_reg_config(max_neighbors=max_neighbors,
+                                     multiplier=multiplier, **distance)
+  model = GraphRegularizationModel(
+      config=config, node_model_fn=lambda: training.build_classifier(
+          node_model, num_classes))
+  training.compile_classifier(model, 0.01)
+  return model
+
+
+def fit_and_score(graph, model, epochs, seed=0):
+  train = gm.packed_dataset(graph, graph.split_nodes("train"), MAX_NEIGHBORS,
+                            batch_size=64, shuffle=True, seed=seed)
+  history = model.fit(train, epochs=epochs, verbose=0, shuffle=False)
+  test = gm.packed_dataset(graph, graph.split_nodes("test"), 0, 1024)
+  return history, model.evaluate(test, verbose=0, return_dict=True)["accuracy"]
+
+
+@pytest.fixture(scope="module")
+def small():
+  return load_graph("flickr_synthetic_small")
+
+
+def test_graph_loss_is_the_weighted_mean_squared_distance(small):
+  model = regularized(small.num_classes, multiplier=1.0)
+  inputs = next(iter(gm.packed_dataset(small, [0, 1, 2, 3], MAX_NEIGHBORS, 4)
+                     ))[0]
+  centre = model(inputs).numpy()
+  total, nonzero = 0.0, 0
+  for i in range(MAX_NEIGHBORS):
+    neighbour = model({"features": inputs[f"NL_nbr_{i}_features"]}).numpy()
+    w = inputs[f"NL_nbr_{i}_weight"].numpy()[:, 0]
+    total += np.sum(w * np.sum((centre - neighbour) ** 2, axis=1))
+    nonzero += np.count_nonzero(w)
+  ours = model.graph_loss(inputs, model(inputs)).numpy()
+  # NSL's default reduction: weighted sum over the non-zero weights' count.
+  assert ours == pytest.approx(total / nonzero, rel=1e-5)
+
+
+def test_zero_multiplier_trains_exactly_like_the_plain_classifier(small):
+  # The graph term is skipped, not just weighted by 0: same dropout draws.
+  training.seed_everything(0)
+  plain = training.build_classifier("mlp", small.num_classes)
+  training.compile_classifier(plain, 0.01)
+  fit_and_score(small, plain, epochs=3)
+  training.seed_everything(0)
+  wrapped = regularized(small.num_classes, multiplier=0.0)
+  history, _ = fit_and_score(small, wrapped, epochs=3)
+  assert history.history["graph_loss"][-1] == 0
+  for a, b in zip(plain.get_weights(), wrapped.node_model.get_weights()):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_graph_regularisation_lifts_an_mlp_on_cora(cora_dir):
+  cora = load_graph("planetoid/cora", cora_dir)
+  scores = {}
+  for multiplier in (0.0, 0.5):
+    training.seed_everything(0)
+    model = regularized(cora.num_classes, multiplier=multiplier)
+    scores[multiplier] = fit_and_score(cora, model, epochs=60)[1]
+  print("Cora MLP test accuracy without / with graph loss:", scores)
+  assert scores[0.5] >= scores[0.0] + 0.04
+
+
+def test_commnet_is_a_drop_in_node_model(small):
+  scores = {}
+  for name in ("mlp", "commnet"):
+    training.seed_everything(0)
+    model = regularized(small.num_classes, node_model=name, multiplier=0.2)
+    scores[name] = fit_and_score(small, model, epochs=40)[1]
+  print("flickr_synthetic_small test accuracy with graph loss:", scores)
+  assert scores["commnet"] >= scores["mlp"] - 0.02
+  assert scores["commnet"] > small.majority_class_rate("test") + 0.2
+
+
+@pytest.mark.parametrize("node_model", ["mlp", "commnet"])
+def test_save_load_and_predict_from_own_features_only(small, node_model,
+                                                      tmp_path):
+  model = regularized(small.num_classes, node_model=node_model,
+                      distance_type=nsl.DistanceType.KL_DIVERGENCE,
+                      transform_fn=nsl.TransformType.SOFTMAX)
+  fit_and_score(small, model, epochs=1)
+  model.save(tmp_path / "model.keras")
+  loaded = keras.models.load_model(tmp_path / "model.keras")
+  assert loaded.graph_reg_config == model.graph_reg_config
+  own = {"features": tf.constant(small.features[:16])}
+  np.testing.assert_array_equal(loaded.predict_on_batch(own),
+                                model.predict_on_batch(own))
+
+
+def test_bad_arguments_are_refused():
+  with pytest.raises(ValueError, match="zero-argument callable"):
+    GraphRegularizationModel(config=nsl.make_graph_reg_config())
+  with pytest.raises(ValueError, match="NSL GraphRegConfig"):
+    GraphRegularizationModel(config={"multiplier": 1},
+                             node_model_fn=lambda: gm.MLPNodeClassifier(2))
+  with pytest.raises(ValueError, match="not a keras.Model"):
+    GraphRegularizationModel(node_model_fn=lambda: "mlp")
