@@ -28,7 +28,8 @@ class GraphError(ValueError):
   """Raised when a graph's data is inconsistent; the message names the field."""
 
 
-def _first_ids(ids: np.ndarray, limit: int = 10) -> str:
+def format_ids(ids: np.ndarray, limit: int = 10) -> str:
+  """`[3, 7, 9] (and 12 more)`: the first offending ids for an error message."""
   ids = np.asarray(ids).ravel()
   shown = ", ".join(str(int(i)) for i in ids[:limit])
   more = f" (and {ids.size - limit} more)" if ids.size > limit else ""
@@ -110,7 +111,7 @@ class Graph:
       else:
         rows = np.flatnonzero(bad.any(axis=1))
       raise GraphError(f"{self.name}: features contain NaN or inf at nodes "
-                       f"{_first_ids(np.unique(rows))}")
+                       f"{format_ids(np.unique(rows))}")
     object.__setattr__(self, "features", features)
 
     adjacency = self.adjacency
@@ -128,7 +129,7 @@ class Graph:
           ~np.isfinite(adjacency.data) | (adjacency.data < 0)]
       raise GraphError(f"{self.name}: edge weights must be finite and >= 0; "
                        f"bad weights on edges into nodes "
-                       f"{_first_ids(np.unique(bad_rows))}")
+                       f"{format_ids(np.unique(bad_rows))}")
     object.__setattr__(self, "adjacency", adjacency)
 
     if not isinstance(self.num_classes, (int, np.integer)) or self.num_classes < 1:
@@ -148,8 +149,8 @@ class Graph:
     if out_of_range.size:
       raise GraphError(
           f"{self.name}: labels outside [0, {self.num_classes}) (or "
-          f"{UNLABELED} = unlabelled) at nodes {_first_ids(out_of_range)}: "
-          f"values {_first_ids(labels[out_of_range])}")
+          f"{UNLABELED} = unlabelled) at nodes {format_ids(out_of_range)}: "
+          f"values {format_ids(labels[out_of_range])}")
     object.__setattr__(self, "labels", labels)
 
     for field in ("train_mask", "val_mask", "test_mask"):
@@ -157,13 +158,13 @@ class Graph:
     unlabelled_train = np.flatnonzero(self.train_mask & (labels == UNLABELED))
     if unlabelled_train.size:
       raise GraphError(f"{self.name}: training nodes without a label: "
-                       f"{_first_ids(unlabelled_train)}")
+                       f"{format_ids(unlabelled_train)}")
     for a, b in (("train_mask", "val_mask"), ("train_mask", "test_mask"),
                  ("val_mask", "test_mask")):
       both = np.flatnonzero(getattr(self, a) & getattr(self, b))
       if both.size:
         raise GraphError(f"{self.name}: nodes are in both {a} and {b}: "
-                         f"{_first_ids(both)}")
+                         f"{format_ids(both)}")
 
   # Construction ---------------------------------------------------------------
 
@@ -185,7 +186,7 @@ class Graph:
       bad = np.flatnonzero((ids < 0) | (ids >= n))
       if bad.size:
         raise GraphError(f"{name}: edges name nodes that do not exist ({field} "
-                         f"outside [0, {n})): {_first_ids(ids[bad])}")
+                         f"outside [0, {n})): {format_ids(ids[bad])}")
     if weights is None:
       weights = np.ones(senders.size, dtype=np.float32)
     weights = np.asarray(weights, dtype=np.float32).ravel()

@@ -24,7 +24,7 @@ from typing import Dict, List, Sequence, Union
 import numpy as np
 import scipy.sparse as sp
 
-from graph_models.graph import UNLABELED, Graph
+from graph_models.graph import UNLABELED, Graph, format_ids
 from graph_models.safe_pickle import load_pickle
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -42,12 +42,6 @@ class PlanetoidError(ValueError):
 
 class PlanetoidFilesNotFoundError(FileNotFoundError):
   """The data directory or some of its `ind.<name>.*` files are missing."""
-
-
-def _show_ids(ids: np.ndarray, limit: int = 10) -> str:
-  shown = ", ".join(str(int(i)) for i in ids[:limit])
-  more = f" (and {ids.size - limit} more)" if ids.size > limit else ""
-  return f"[{shown}]{more}"
 
 
 def _file(name: str, suffix: str) -> str:
@@ -70,7 +64,7 @@ def _features(value, filename: str) -> sp.csr_matrix:
     rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
     bad_rows = np.unique(rows[~np.isfinite(matrix.data)])
     raise PlanetoidError(f"{filename}: NaN or inf features in rows "
-                         f"{_show_ids(bad_rows)}")
+                         f"{format_ids(bad_rows)}")
   # Rebuilt from its arrays: a Python 2 pickle leaves old scipy's private
   # attributes (maxprint, _cs_matrix__has_sorted_indices) on the object.
   return sp.csr_matrix((matrix.data.astype(np.float32), matrix.indices,
@@ -121,11 +115,11 @@ def _read_test_index(path: str, filename: str) -> np.ndarray:
   negative = ids_array[ids_array < 0]
   if negative.size:
     raise PlanetoidError(f"{filename}: negative node ids "
-                         f"{_show_ids(negative)}")
+                         f"{format_ids(negative)}")
   unique, counts = np.unique(ids_array, return_counts=True)
   if (counts > 1).any():
     raise PlanetoidError(f"{filename}: node ids listed more than once: "
-                         f"{_show_ids(unique[counts > 1])}")
+                         f"{format_ids(unique[counts > 1])}")
   return ids_array
 
 
@@ -272,7 +266,7 @@ def _read_planetoid(data_dir: str, name: str, num_val: int) -> Graph:
     raise PlanetoidError(
         f"{_file(name, 'ally')}: training nodes (the first {num_train}, as in "
         f"{_file(name, 'y')}) have all-zero label rows: "
-        f"{_show_ids(unlabelled_train)}")
+        f"{format_ids(unlabelled_train)}")
 
   receivers, senders = _read_adjacency_lists(load_pickle(path("graph")),
                                              _file(name, "graph"))
@@ -282,7 +276,7 @@ def _read_planetoid(data_dir: str, name: str, num_val: int) -> Graph:
     raise PlanetoidError(
         f"{_file(name, 'graph')}: names nodes that do not exist (ids must be "
         f"in [0, {num_nodes}) - {num_nodes} nodes from allx and tx): "
-        f"{_show_ids(bad)}")
+        f"{format_ids(bad)}")
 
   node_ids = np.arange(num_nodes)
   return Graph.from_edges(
