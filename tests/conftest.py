@@ -17,3 +17,10 @@ def cora_dir() -> pathlib.Path:
   if not (CORA_DIR / "ind.cora.graph").exists():
     pytest.fail(f"real Cora files not found in {CORA_DIR}; set GAM_SHARED_DIR")
   return CORA_DIR
+
+
+@pytest.fixture(scope="session")
+def cora(cora_dir):
+  """Real Cora as a `Graph` (immutable, so one copy serves every test)."""
+  from graph_models.sources import load_graph  # pylint: disable=g-import-not-at-top
+  return load_graph("planetoid/cora", cora_dir)

@@ -17,11 +17,6 @@ AGGREGATIONS = ("dist", "add", "concat")
 
 
 @pytest.fixture(scope="module")
-def cora(cora_dir):
-  return load_graph("planetoid/cora", cora_dir)
-
-
-@pytest.fixture(scope="module")
 def flickr():
   return load_graph("flickr_synthetic_small")
 

@@ -67,8 +67,7 @@ def test_zero_multiplier_trains_exactly_like_the_plain_classifier(small):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
-def test_graph_regularisation_lifts_an_mlp_on_cora(cora_dir):
-  cora = load_graph("planetoid/cora", cora_dir)
+def test_graph_regularisation_lifts_an_mlp_on_cora(cora):
   scores = {}
   for multiplier in (0.0, 0.5):
     training.seed_everything(0)

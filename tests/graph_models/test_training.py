@@ -9,11 +9,6 @@ from graph_models.sources import load_graph
 
 
 @pytest.fixture(scope="module")
-def cora(cora_dir):
-  return load_graph("planetoid/cora", cora_dir)
-
-
-@pytest.fixture(scope="module")
 def flickr():
   return load_graph("flickr_synthetic")
 
