@@ -5,9 +5,18 @@ __version__ = "0.1.0"
 # pylint: disable=g-import-not-at-top
 from gam.agreement import (AgreementModel, AgreementTrainingOptions,
                            agreement_probabilities, train_agreement_model)
+from gam.agreement_regularization import (AgreementRegularization,
+                                          RegularizationPairs,
+                                          regularized_dataset)
+from gam.checkpoints import CheckpointError
+from gam.cotraining import CoTrainingHistory, CoTrainingOptions
 from gam.edge_pairs import EdgePairs
+from gam.graph_agreement_model import GraphAgreementModel
 from gam.graph_regularization import GraphRegularizationModel
 
-__all__ = ["AgreementModel", "AgreementTrainingOptions", "EdgePairs",
-           "GraphRegularizationModel", "agreement_probabilities",
+__all__ = ["AgreementModel", "AgreementRegularization",
+           "AgreementTrainingOptions", "CheckpointError", "CoTrainingHistory",
+           "CoTrainingOptions", "EdgePairs", "GraphAgreementModel",
+           "GraphRegularizationModel", "RegularizationPairs",
+           "agreement_probabilities", "regularized_dataset",
            "train_agreement_model"]

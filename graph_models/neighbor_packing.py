@@ -17,7 +17,7 @@ the nodes whose outputs are wanted.
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,7 +38,7 @@ EDGE_WEIGHTS = "edge_weights"
 _DENSE_FEATURE_BUDGET = 1 << 30
 
 
-def _checked_nodes(graph: Graph, nodes: Sequence[int]) -> np.ndarray:
+def checked_nodes(graph: Graph, nodes: Sequence[int]) -> np.ndarray:
   nodes = np.asarray(nodes, dtype=np.int64).ravel()
   if nodes.size == 0:
     raise ValueError(f"{graph.name}: no nodes given")
@@ -49,7 +49,7 @@ def _checked_nodes(graph: Graph, nodes: Sequence[int]) -> np.ndarray:
   return nodes
 
 
-def _labels_of(graph: Graph, nodes: np.ndarray,
+def labels_of(graph: Graph, nodes: np.ndarray,
                labels: Optional[np.ndarray]) -> np.ndarray:
   """The label table to train on, checked to label every one of `nodes`."""
   labels = graph.labels if labels is None else np.asarray(labels)
@@ -109,6 +109,48 @@ def _feature_gatherer(features):
   return lambda ids: tf.gather(table, tf.maximum(ids, 0))
 
 
+def neighbor_packer(graph: Graph, max_neighbors: int,
+                    feature_name: str = FEATURES
+                    ) -> Callable[[tf.Tensor], Dict[str, tf.Tensor]]:
+  """A `tf.data`-friendly function: a `[B]` batch of node ids -> packed batch.
+
+  The packed batch holds `node_id`, the nodes' features under `feature_name`
+  and, for each of `max_neighbors` slots, the `NL_nbr_<i>_*` tensors.
+  """
+  ids_table, weight_table = neighbor_table(graph, max_neighbors)
+  ids_table = tf.constant(ids_table)
+  weight_table = tf.constant(weight_table)
+  gather = _feature_gatherer(graph.features)
+
+  def pack(ids):
+    example = {NODE_ID: ids, feature_name: gather(ids)}
+    nbr_ids = tf.gather(ids_table, ids)
+    nbr_weights = tf.gather(weight_table, ids)
+    for i in range(max_neighbors):
+      valid = nbr_ids[:, i] >= 0
+      example[nsl.neighbor_feature_name(i, NODE_ID)] = nbr_ids[:, i]
+      example[nsl.neighbor_feature_name(i, feature_name)] = tf.where(
+          valid[:, None], gather(nbr_ids[:, i]), 0.0)
+      example[nsl.neighbor_weight_name(i)] = nbr_weights[:, i:i + 1]
+    return example
+  return pack
+
+
+def node_id_batches(nodes: np.ndarray, batch_size: int, shuffle: bool,
+                    seed: int, repeat: bool,
+                    drop_remainder: bool) -> tf.data.Dataset:
+  """Batches of node ids, optionally reshuffled every epoch and repeated."""
+  if batch_size < 1:
+    raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+  dataset = tf.data.Dataset.from_tensor_slices(nodes)
+  if shuffle:
+    dataset = dataset.shuffle(nodes.size, seed=seed,
+                              reshuffle_each_iteration=True)
+  if repeat:
+    dataset = dataset.repeat()
+  return dataset.batch(batch_size, drop_remainder=drop_remainder)
+
+
 def packed_dataset(graph: Graph,
                    nodes: Sequence[int],
                    max_neighbors: int,
@@ -141,37 +183,14 @@ def packed_dataset(graph: Graph,
     >>> ds = packed_dataset(graph, graph.split_nodes("train"), max_neighbors=2,
     ...                     batch_size=32, shuffle=True)
   """
-  nodes = _checked_nodes(graph, nodes)
-  if batch_size < 1:
-    raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-  labels = _labels_of(graph, nodes, labels)
-
-  ids_table, weight_table = neighbor_table(graph, max_neighbors)
-  ids_table = tf.constant(ids_table)
-  weight_table = tf.constant(weight_table)
+  nodes = checked_nodes(graph, nodes)
+  labels = labels_of(graph, nodes, labels)
   label_table = tf.constant(labels.astype(np.int64))
-  gather = _feature_gatherer(graph.features)
-
-  def pack(ids):
-    example = {NODE_ID: ids, feature_name: gather(ids)}
-    nbr_ids = tf.gather(ids_table, ids)
-    nbr_weights = tf.gather(weight_table, ids)
-    for i in range(max_neighbors):
-      valid = nbr_ids[:, i] >= 0
-      example[nsl.neighbor_feature_name(i, NODE_ID)] = nbr_ids[:, i]
-      example[nsl.neighbor_feature_name(i, feature_name)] = tf.where(
-          valid[:, None], gather(nbr_ids[:, i]), 0.0)
-      example[nsl.neighbor_weight_name(i)] = nbr_weights[:, i:i + 1]
-    return example, tf.gather(label_table, ids)
-
-  dataset = tf.data.Dataset.from_tensor_slices(nodes)
-  if shuffle:
-    dataset = dataset.shuffle(nodes.size, seed=seed,
-                              reshuffle_each_iteration=True)
-  if repeat:
-    dataset = dataset.repeat()
-  dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-  dataset = dataset.map(pack, num_parallel_calls=tf.data.AUTOTUNE,
+  pack = neighbor_packer(graph, max_neighbors, feature_name)
+  dataset = node_id_batches(nodes, batch_size, shuffle, seed, repeat,
+                            drop_remainder)
+  dataset = dataset.map(lambda ids: (pack(ids), tf.gather(label_table, ids)),
+                        num_parallel_calls=tf.data.AUTOTUNE,
                         deterministic=True)
   return dataset.prefetch(tf.data.AUTOTUNE)
 
@@ -179,7 +198,7 @@ def packed_dataset(graph: Graph,
 def whole_graph_inputs(graph: Graph, nodes: Sequence[int]) -> Dict[str,
                                                                    tf.Tensor]:
   """The whole-graph input dict: all features and edges, outputs for `nodes`."""
-  nodes = _checked_nodes(graph, nodes)
+  nodes = checked_nodes(graph, nodes)
   senders, receivers, weights = graph.edges()
   return {
       NODE_IDS: tf.constant(nodes),
@@ -193,8 +212,8 @@ def whole_graph_inputs(graph: Graph, nodes: Sequence[int]) -> Dict[str,
 def whole_graph_dataset(graph: Graph, nodes: Sequence[int],
                         labels: Optional[np.ndarray] = None) -> tf.data.Dataset:
   """A one-element dataset for full-batch training or evaluation on `nodes`."""
-  nodes = _checked_nodes(graph, nodes)
-  labels = _labels_of(graph, nodes, labels)
+  nodes = checked_nodes(graph, nodes)
+  labels = labels_of(graph, nodes, labels)
   return tf.data.Dataset.from_tensors(
       (whole_graph_inputs(graph, nodes),
        tf.constant(labels[nodes].astype(np.int64))))

@@ -21,7 +21,10 @@ from graph_models.commnet import GraphConvolutionalNodeClassifier
 from graph_models.gcn import GCNNodeClassifier
 from graph_models.graph import Graph
 from graph_models.mlp import MLPNodeClassifier
-from graph_models.neighbor_packing import packed_dataset, whole_graph_dataset
+from graph_models.neighbor_packing import (checked_nodes, neighbor_packer,
+                                           node_id_batches, packed_dataset,
+                                           whole_graph_dataset,
+                                           whole_graph_inputs)
 from graph_models.node_classifier import NodeClassifier
 
 CLASSIFIERS: Dict[str, Type[NodeClassifier]] = {
@@ -87,20 +90,49 @@ def node_datasets(graph: Graph, model: keras.Model, options: TrainingOptions,
   """
   graph.require_training_labels()
   datasets = {}
+  max_neighbors = options.max_neighbors if model.uses_edges else 0
   for split in ("train", "val", "test"):
     nodes = graph.split_nodes(split)
     if nodes.size == 0:
       continue
-    if is_full_batch(model):
+    if split != "train":
+      datasets[split] = evaluation_dataset(graph, model, nodes, max_neighbors,
+                                           labels)
+    elif is_full_batch(model):
       datasets[split] = whole_graph_dataset(graph, nodes, labels).cache()
     else:
-      max_neighbors = (options.max_neighbors if model.uses_edges else 0)
-      training = split == "train"
       datasets[split] = packed_dataset(
-          graph, nodes, max_neighbors,
-          batch_size=options.batch_size if training else 1024,
-          labels=labels, shuffle=training, seed=options.seed)
+          graph, nodes, max_neighbors, batch_size=options.batch_size,
+          labels=labels, shuffle=True, seed=options.seed,
+          feature_name=model.feature_name)
   return datasets
+
+
+def evaluation_dataset(graph: Graph, model: keras.Model, nodes,
+                       max_neighbors: int = 0,
+                       labels: Optional[np.ndarray] = None,
+                       batch_size: int = 1024) -> tf.data.Dataset:
+  """Labelled inputs for `model.evaluate` on `nodes` (labels default to
+  `graph.labels`)."""
+  if is_full_batch(model):
+    return whole_graph_dataset(graph, nodes, labels).cache()
+  return packed_dataset(graph, nodes,
+                        max_neighbors if model.uses_edges else 0,
+                        batch_size=batch_size, labels=labels,
+                        feature_name=model.feature_name)
+
+
+def prediction_dataset(graph: Graph, model: keras.Model, nodes,
+                       max_neighbors: int = 0,
+                       batch_size: int = 1024) -> tf.data.Dataset:
+  """Unlabelled inputs for `model.predict` on `nodes`, in node order."""
+  nodes = checked_nodes(graph, nodes)
+  if is_full_batch(model):
+    return tf.data.Dataset.from_tensors(whole_graph_inputs(graph, nodes))
+  pack = neighbor_packer(graph, max_neighbors if model.uses_edges else 0,
+                         model.feature_name)
+  return node_id_batches(nodes, batch_size, shuffle=False, seed=0,
+                         repeat=False, drop_remainder=False).map(pack)
 
 
 def compile_classifier(model: keras.Model, learning_rate: float) -> None:

@@ -1,0 +1,118 @@
+"""Options and per-round history of GAM's co-training loop."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any, Dict, List, Optional
+
+from gam.agreement import AgreementTrainingOptions
+from gam.agreement_regularization import AgreementRegularization
+
+
+@dataclasses.dataclass(frozen=True)
+class CoTrainingOptions:
+  """How `GraphAgreementModel.fit(graph)` runs its rounds.
+
+  Attributes:
+    max_rounds: GAM rounds after round 0 (the plain classifier).
+    epochs: most classifier epochs per round (full batch: optimiser steps).
+    patience: epochs without a better validation accuracy before a round's
+      classifier stops; the best epoch's weights are kept.
+    steps_per_epoch: mini-batch steps per epoch (default: one pass over the
+      labelled nodes).
+    batch_size: labelled nodes per mini-batch step (packed models).
+    max_neighbors: neighbours packed per node for packed models that use
+      edges.
+    num_samples_to_label: most new labels per round.
+    min_confidence: smallest predicted probability a new label may have.
+    keep_label_proportions: split new labels across classes in the
+      proportions of the original labels.
+    warm_start: continue the classifier (and its optimizer) from the previous
+      round instead of re-initialising it, as the reference's
+      `warm_start_cls`.
+    regularization: pairs and weights of the agreement term.
+    agreement: how the agreement model is trained each round.
+    seed: seeds every round (initialisation, dropout, sampling).
+  """
+  max_rounds: int = 8
+  epochs: int = 300
+  patience: int = 100
+  steps_per_epoch: Optional[int] = None
+  batch_size: int = 128
+  max_neighbors: int = 5
+  num_samples_to_label: int = 200
+  min_confidence: float = 0.0
+  keep_label_proportions: bool = True
+  warm_start: bool = False
+  regularization: AgreementRegularization = AgreementRegularization()
+  agreement: AgreementTrainingOptions = AgreementTrainingOptions()
+  seed: int = 0
+
+  def __post_init__(self):
+    for field in ("max_rounds", "max_neighbors", "num_samples_to_label",
+                  "seed"):
+      if getattr(self, field) < 0:
+        raise ValueError(f"{field} must be >= 0, got {getattr(self, field)}")
+    for field in ("epochs", "patience", "batch_size"):
+      if getattr(self, field) < 1:
+        raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
+    if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+      raise ValueError(f"steps_per_epoch must be >= 1, got "
+                       f"{self.steps_per_epoch}")
+    if not 0.0 <= self.min_confidence <= 1.0:
+      raise ValueError(f"min_confidence must be in [0, 1], got "
+                       f"{self.min_confidence}")
+
+  def round_seed(self, round_index: int) -> int:
+    """The seed of round `round_index` (rounds are reproducible one by one)."""
+    return (self.seed * 1009 + round_index) % (2 ** 31)
+
+  def steps(self, num_labelled: int) -> int:
+    return self.steps_per_epoch or math.ceil(num_labelled / self.batch_size)
+
+  def to_dict(self) -> Dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, values: Dict[str, Any]) -> "CoTrainingOptions":
+    values = dict(values)
+    values["regularization"] = AgreementRegularization(
+        **values.get("regularization", {}))
+    values["agreement"] = AgreementTrainingOptions(**values.get("agreement",
+                                                                {}))
+    return cls(**values)
+
+
+@dataclasses.dataclass
+class CoTrainingHistory:
+  """What each round did, and which round the model keeps.
+
+  `rounds[r]` holds: `round`, `labelled` (labels the classifier trained on),
+  `new_labels` (added after the round), `new_label_accuracy` (share of them
+  that match the graph's labels where it has them; diagnostic only, never
+  used for training), `agreement_accuracy` (held-out, rounds >= 1),
+  `val_accuracy`, `test_accuracy`, `epochs`, `best_epoch` and timings.
+  `history[key]` lists a key over rounds, like a Keras `History`.
+  """
+  rounds: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
+  best_round: Optional[int] = None
+
+  @property
+  def history(self) -> Dict[str, list]:
+    keys = self.rounds[0].keys() if self.rounds else ()
+    return {key: [record.get(key) for record in self.rounds] for key in keys}
+
+  @property
+  def best(self) -> Dict[str, Any]:
+    if self.best_round is None:
+      raise ValueError("no round has finished yet")
+    return self.rounds[self.best_round]
+
+  def to_dict(self) -> Dict[str, Any]:
+    return {"rounds": self.rounds, "best_round": self.best_round}
+
+  def save_json(self, path: str) -> None:
+    with open(path, "w") as f:
+      json.dump(self.to_dict(), f, indent=1)

@@ -1,0 +1,472 @@
+"""`GraphAgreementModel`: Graph Agreement Models (Stretcu et al., NeurIPS 2019).
+
+`fit(graph)` runs the co-training loop of the paper (sec. 3.3, Algorithm 1)
+with the corrections of the reference code:
+
+* round 0 trains the plain classifier (the baseline) on the training labels;
+* every later round re-initialises and trains the agreement model on the
+  labelled edges (`train_agreement_model`), then re-initialises and trains the
+  classifier with the agreement-weighted regularisation of
+  `agreement_regularization` (agreement frozen), then labels the classifier's
+  most confident unlabelled training candidates (`self_labeling`);
+* it stops when a round labels nothing new or after `max_rounds`, and keeps
+  the round with the best validation accuracy.
+
+Each round's classifier is trained by Keras' own `fit` on an endless dataset
+(early stopping on validation accuracy, best epoch restored), so callbacks,
+progress bars and `tf.distribute` apply as usual. Rounds are seeded one by
+one (`CoTrainingOptions.round_seed`) and checkpointed (`checkpoints`), so a
+run that is killed resumes from its last finished round and ends exactly as
+an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import keras
+import numpy as np
+import scipy.special
+import tensorflow as tf
+
+from gam import checkpoints
+from gam.agreement import (AgreementModel, agreement_probabilities,
+                           train_agreement_model)
+from gam.agreement_regularization import (GAM_KEYS, LEFT_LABELS, PAIR_WEIGHTS,
+                                          RegularizationPairs,
+                                          agreement_regularization_loss,
+                                          regularized_dataset)
+from gam.cotraining import CoTrainingHistory, CoTrainingOptions
+from gam.self_labeling import (class_shares, label_candidates,
+                               select_new_labels)
+from graph_models.graph import UNLABELED, Graph
+from graph_models.neighbor_packing import FEATURES
+from graph_models.training import (evaluation_dataset, is_full_batch,
+                                   prediction_dataset)
+
+ModelFn = Callable[[], keras.Model]
+
+
+def _assign(targets: Sequence[tf.Variable], values: Sequence[Any],
+            what: str) -> None:
+  if len(targets) != len(values):
+    raise checkpoints.CheckpointError(
+        f"{what}: expected {len(targets)} variables, got {len(values)}")
+  for target, value in zip(targets, values):
+    if tuple(target.shape) != tuple(np.shape(value)):
+      raise checkpoints.CheckpointError(
+          f"{what}: variable {target.path} has shape {tuple(target.shape)}, "
+          f"the saved value {tuple(np.shape(value))}")
+    target.assign(value)
+
+
+def _architecture(model: keras.Model) -> Dict[str, Any]:
+  """A model's class and config without its (auto-numbered) name."""
+  config = {k: v for k, v in model.get_config().items()
+            if k not in ("name", "trainable", "dtype")}
+  return {"class": type(model).__name__, "config": config}
+
+
+def _values(variables: Sequence[tf.Variable]) -> List[np.ndarray]:
+  return [np.array(v.numpy()) for v in variables]
+
+
+@keras.saving.register_keras_serializable(package="gam")
+class GraphAgreementModel(keras.Model):
+  """A node classifier trained with GAM: agreement model + self-training.
+
+  Args:
+    node_model_fn: zero-argument factory of the classifier (any of
+      `graph_models`' node classifiers). It is called again to re-initialise
+      the classifier every round.
+    agreement_model_fn: zero-argument factory of the agreement model.
+    options: `CoTrainingOptions`.
+    feature_name: the node feature of packed inputs.
+
+  `fit(graph)` runs the co-training rounds and returns a `CoTrainingHistory`;
+  `fit(dataset)` is Keras' ordinary `fit` (a dataset made by
+  `regularized_dataset` carries the agreement term). `predict`, `evaluate`
+  and `save` behave as for the wrapped classifier.
+
+  Example:
+    >>> model = GraphAgreementModel(
+    ...     node_model_fn=lambda: GCNNodeClassifier(7, hidden_units=128),
+    ...     options=CoTrainingOptions(max_rounds=8, regularization=
+    ...         AgreementRegularization(512, reg_weight_lu=1, reg_weight_uu=.5)))
+    >>> model.compile(optimizer=keras.optimizers.Adam(0.01))
+    >>> history = model.fit(graph, checkpoint_dir="runs/gam")
+    >>> history.best["test_accuracy"]
+  """
+
+  def __init__(self, node_model_fn: Optional[ModelFn] = None,
+               agreement_model_fn: Optional[ModelFn] = None,
+               options: Optional[CoTrainingOptions] = None,
+               feature_name: str = FEATURES, **kwargs):
+    super().__init__(**kwargs)
+    if node_model_fn is None or not callable(node_model_fn):
+      raise ValueError("node_model_fn must be a zero-argument callable that "
+                       f"returns the node classifier, got {node_model_fn!r}")
+    agreement_model_fn = agreement_model_fn or AgreementModel
+    if not callable(agreement_model_fn):
+      raise ValueError(f"agreement_model_fn must be callable, got "
+                       f"{agreement_model_fn!r}")
+    options = options or CoTrainingOptions()
+    if not isinstance(options, CoTrainingOptions):
+      raise ValueError(f"options must be CoTrainingOptions, got "
+                       f"{type(options).__name__}")
+    self.node_model_fn = node_model_fn
+    self.agreement_model_fn = agreement_model_fn
+    self.options = options
+    self.feature_name = feature_name
+    self.node_model = node_model_fn()
+    self.agreement_model = agreement_model_fn()
+    for name, model in (("node_model_fn", self.node_model),
+                        ("agreement_model_fn", self.agreement_model)):
+      if not isinstance(model, keras.Model):
+        raise ValueError(f"{name} returned {type(model).__name__}, not a "
+                         "keras.Model")
+    self.agreement_loss_tracker = keras.metrics.Mean(name="agreement_loss")
+    self.cotraining_history: Optional[CoTrainingHistory] = None
+
+  # -- Keras model ------------------------------------------------------------
+
+  def build(self, input_shape):
+    input_shape = {k: v for k, v in input_shape.items() if k not in GAM_KEYS}
+    self.node_model.build(input_shape)
+    num_features = input_shape[self.feature_name][-1]
+    if not self.agreement_model.built:
+      self.agreement_model.build({"left": (None, num_features),
+                                  "right": (None, num_features)})
+    self.built = True
+
+  def call(self, inputs, training=False):
+    inputs = {k: v for k, v in inputs.items() if k not in GAM_KEYS}
+    return self.node_model(inputs, training=training)
+
+  def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
+    """Keras `compile`; the loss defaults to sparse categorical cross-entropy
+    on logits and an `accuracy` metric is always added (rounds early-stop on
+    `val_accuracy`)."""
+    loss = loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    metrics = list(metrics or [])
+    names = [m if isinstance(m, str) else getattr(m, "name", None)
+             for m in metrics]
+    if "accuracy" not in names:
+      metrics.append(keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
+    super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+  def compile_from_config(self, config):
+    self.compile(**keras.saving.deserialize_keras_object(config))
+    if self.built:
+      self.optimizer.build(self.node_model.trainable_variables)
+
+  def train_step(self, data):
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    inputs = {k: v for k, v in x.items() if k not in GAM_KEYS}
+    num_targets = tf.shape(y)[0]
+    with tf.GradientTape() as tape:
+      outputs = self.node_model(inputs, training=True)
+      y_pred = outputs[:num_targets]
+      loss = self.compute_loss(x=inputs, y=y, y_pred=y_pred,
+                               sample_weight=sample_weight, training=True)
+      replicas = tf.distribute.get_strategy().num_replicas_in_sync
+      if LEFT_LABELS in x:
+        regularization = agreement_regularization_loss(
+            outputs[num_targets:], x[LEFT_LABELS], x[PAIR_WEIGHTS])
+        self.agreement_loss_tracker.update_state(regularization)
+        # Keras divides the compiled loss by the replica count; this term is
+        # computed by hand, so it must be too.
+        loss = loss + tf.cast(regularization, loss.dtype) / replicas
+      self._loss_tracker.update_state(loss * replicas,
+                                      sample_weight=num_targets)
+      scaled = self.optimizer.scale_loss(loss)
+    variables = self.node_model.trainable_variables
+    self.optimizer.apply(tape.gradient(scaled, variables), variables)
+    return self.compute_metrics(inputs, y, y_pred, sample_weight=sample_weight)
+
+  def fit(self, x=None, y=None, **kwargs):
+    """`fit(graph, verbose=1, callbacks=None, checkpoint_dir=None)` runs the
+    GAM rounds on a `Graph` and returns a `CoTrainingHistory`; any other `x`
+    goes to Keras' `fit`."""
+    if isinstance(x, Graph):
+      if y is not None:
+        raise ValueError("fit(graph) takes its labels from the graph; y must "
+                         "be None")
+      return self._fit_graph(x, **kwargs)
+    return super().fit(x, y, **kwargs)
+
+  def get_config(self):
+    config = super().get_config()
+    config.update(
+        node_model=keras.saving.serialize_keras_object(self.node_model),
+        agreement_model=keras.saving.serialize_keras_object(
+            self.agreement_model),
+        options=self.options.to_dict(), feature_name=self.feature_name)
+    return config
+
+  @classmethod
+  def from_config(cls, config):
+    config = dict(config)
+    node_config = config.pop("node_model")
+    agreement_config = config.pop("agreement_model")
+    return cls(
+        node_model_fn=lambda: keras.saving.deserialize_keras_object(
+            node_config),
+        agreement_model_fn=lambda: keras.saving.deserialize_keras_object(
+            agreement_config),
+        options=CoTrainingOptions.from_dict(config.pop("options")), **config)
+
+  # -- co-training ------------------------------------------------------------
+
+  def _fresh(self, factory: ModelFn, target: keras.Model, input_shape):
+    """Copies a freshly initialised model's variables into `target`."""
+    fresh = factory()
+    fresh.build(input_shape)
+    _assign(target.variables, _values(fresh.variables),
+            f"re-initialising {target.name}")
+
+  def _fingerprint(self, graph: Graph) -> Dict[str, Any]:
+    train_labels = np.where(graph.train_mask, graph.labels, UNLABELED)
+    return {
+        "graph": {"name": graph.name, "num_nodes": graph.num_nodes,
+                  "num_edges": graph.num_edges,
+                  "num_features": graph.num_features,
+                  "num_classes": graph.num_classes,
+                  "train_labels_sha256": hashlib.sha256(
+                      train_labels.astype(np.int64).tobytes()).hexdigest()},
+        "options": self.options.to_dict(),
+        "node_model": _architecture(self.node_model),
+        "agreement_model": _architecture(self.agreement_model),
+    }
+
+  def _predict_probabilities(self, graph: Graph) -> np.ndarray:
+    """Class probabilities of every node (one pass, one trace per graph)."""
+    dataset = prediction_dataset(graph, self.node_model,
+                                 np.arange(graph.num_nodes),
+                                 self.options.max_neighbors)
+    logits = self.predict(dataset, verbose=0)
+    return scipy.special.softmax(logits.astype(np.float64), axis=1)
+
+  def _train_classifier(self, graph: Graph, labels: np.ndarray,
+                        pairs: Optional[RegularizationPairs], round_seed: int,
+                        verbose: int, callbacks) -> Dict[str, Any]:
+    options = self.options
+    full_batch = is_full_batch(self.node_model)
+    labelled = np.flatnonzero(labels != UNLABELED)
+    max_neighbors = options.max_neighbors if self.node_model.uses_edges else 0
+    dataset = regularized_dataset(
+        graph, labelled, labels, pairs, options.regularization.num_pairs,
+        full_batch, max_neighbors, options.batch_size, round_seed,
+        self.feature_name)
+    val_nodes = graph.split_nodes("val")
+    if val_nodes.size == 0:
+      raise ValueError(f"{graph.name}: GAM selects epochs and rounds by "
+                       "validation accuracy, but the graph has no "
+                       "validation nodes")
+    validation = evaluation_dataset(graph, self.node_model, val_nodes,
+                                    max_neighbors)
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_accuracy", mode="max", patience=options.patience,
+        restore_best_weights=True)
+    history = super().fit(
+        dataset, epochs=options.epochs,
+        steps_per_epoch=1 if full_batch else options.steps(labelled.size),
+        validation_data=validation, callbacks=[stopper] + list(callbacks),
+        verbose=verbose, shuffle=False)
+    val_history = history.history["val_accuracy"]
+    return {"epochs": len(val_history),
+            "best_epoch": int(np.argmax(val_history)) + 1}
+
+  def _fit_graph(self, graph: Graph, verbose: int = 1,
+                 callbacks: Optional[Sequence[keras.callbacks.Callback]] = None,
+                 checkpoint_dir: Optional[str] = None) -> CoTrainingHistory:
+    if not self.compiled:
+      raise RuntimeError("compile the model before fit(graph)")
+    graph.require_training_labels()
+    options = self.options
+    callbacks = list(callbacks or [])
+    input_shape = {k: tuple(v.shape) for k, v in prediction_dataset(
+        graph, self.node_model, graph.split_nodes("train")[:1],
+        options.max_neighbors).element_spec.items()}
+    self.build(input_shape)
+    agreement_shape = {"left": (None, graph.num_features),
+                       "right": (None, graph.num_features)}
+    if not self.optimizer.built:
+      self.optimizer.build(self.node_model.trainable_variables)
+    initial_optimizer = _values(self.optimizer.variables)
+
+    original = np.where(graph.train_mask, graph.labels, UNLABELED)
+    shares = (class_shares(original, graph.num_classes)
+              if options.keep_label_proportions else None)
+    labels = original.copy()
+    history = CoTrainingHistory()
+    best: Dict[str, List[np.ndarray]] = {}
+    fingerprint = self._fingerprint(graph)
+    next_round, finished = 0, False
+    if checkpoint_dir:
+      restored = checkpoints.load_latest_checkpoint(checkpoint_dir,
+                                                    fingerprint)
+      if restored is not None:
+        next_round, finished, labels, best = self._restore(
+            restored, history, graph)
+        if verbose:
+          print(f"Resuming from {checkpoint_dir}: {next_round} round(s) done"
+                + (" (finished)" if finished else ""), flush=True)
+
+    inner_verbose = 1 if verbose >= 2 else 0
+    while not finished:
+      r = next_round
+      round_seed = options.round_seed(r)
+      keras.utils.set_random_seed(round_seed)
+      start = time.perf_counter()
+      record: Dict[str, Any] = {"round": r,
+                                "labelled": int((labels != UNLABELED).sum())}
+      if r == 0 or not options.warm_start:
+        self._fresh(self.node_model_fn, self.node_model, input_shape)
+        _assign(self.optimizer.variables, initial_optimizer,
+                "resetting the optimizer")
+      pairs = None
+      record["agreement_accuracy"] = None
+      record["agreement_seconds"] = 0.0
+      record["edge_agreement"] = None
+      if r > 0:
+        self._fresh(self.agreement_model_fn, self.agreement_model,
+                    agreement_shape)
+        agreement = train_agreement_model(
+            self.agreement_model, graph, labels,
+            dataclasses.replace(options.agreement, seed=round_seed))
+        record["agreement_accuracy"] = (  # NaN: no held-out edges
+            None if np.isnan(agreement.held_out_accuracy)
+            else agreement.held_out_accuracy)
+        record["agreement_seconds"] = agreement.train_seconds
+        scores = []
+
+        def agreement_fn(left, right):
+          scores.append(agreement_probabilities(self.agreement_model, graph,
+                                                left, right))
+          return scores[-1]
+        pairs = RegularizationPairs.build(graph, labels,
+                                          options.regularization, agreement_fn)
+        # How often the agreement model calls an unlabelled edge "same".
+        record["edge_agreement"] = (float(np.mean(np.concatenate(scores) > .5))
+                                    if scores else None)
+      classifier_start = time.perf_counter()
+      record.update(self._train_classifier(graph, labels, pairs, round_seed,
+                                           inner_verbose, callbacks))
+      record["classifier_seconds"] = time.perf_counter() - classifier_start
+      probabilities = self._predict_probabilities(graph)
+      for split in ("val", "test"):
+        nodes = graph.split_nodes(split)
+        record[f"{split}_accuracy"] = (float(np.mean(
+            probabilities[nodes].argmax(axis=1) == graph.labels[nodes]))
+            if nodes.size else None)
+
+      labelling_start = time.perf_counter()
+      new_ids = np.zeros(0, np.int64)
+      if 0 < r < options.max_rounds:
+        candidates = label_candidates(graph, labels)
+        if candidates.size:
+          new_ids, new_labels = select_new_labels(
+              probabilities[candidates], candidates,
+              options.num_samples_to_label, options.min_confidence, shares)
+          labels[new_ids] = new_labels
+      record["new_labels"] = int(new_ids.size)
+      known = graph.labels[new_ids] != UNLABELED
+      record["new_label_accuracy"] = (
+          float(np.mean(labels[new_ids][known] == graph.labels[new_ids][known]))
+          if known.any() else None)
+      record["labelling_seconds"] = time.perf_counter() - labelling_start
+      record["seconds"] = time.perf_counter() - start
+
+      history.rounds.append(record)
+      if (history.best_round is None or record["val_accuracy"]
+          > history.best["val_accuracy"]):
+        history.best_round = r
+        best = {"node": _values(self.node_model.variables),
+                "agreement": _values(self.agreement_model.variables)}
+      finished = r >= options.max_rounds or (r > 0 and new_ids.size == 0)
+      next_round = r + 1
+      if verbose:
+        print(_progress_line(record, options.max_rounds), flush=True)
+      if checkpoint_dir:
+        self._save(checkpoint_dir, fingerprint, r, finished, labels, history,
+                   best)
+
+    _assign(self.node_model.variables, best["node"], "best round classifier")
+    _assign(self.agreement_model.variables, best["agreement"],
+            "best round agreement model")
+    self.cotraining_history = history
+    self.final_labels = labels
+    if verbose:
+      chosen = history.best
+      print(f"Best round {history.best_round}: val {chosen['val_accuracy']:.4f}"
+            f" test {_format(chosen['test_accuracy'])} (round 0 test "
+            f"{_format(history.rounds[0]['test_accuracy'])})", flush=True)
+    return history
+
+  def _save(self, directory, fingerprint, round_index, finished, labels,
+            history, best) -> None:
+    arrays = {"labels": labels.astype(np.int64)}
+    groups = {"node": _values(self.node_model.variables),
+              "agreement": _values(self.agreement_model.variables),
+              "optimizer": _values(self.optimizer.variables),
+              "best_node": best["node"], "best_agreement": best["agreement"]}
+    for group, values in groups.items():
+      for i, value in enumerate(values):
+        arrays[f"{group}/{i}"] = value
+    checkpoints.save_checkpoint(directory, round_index, {
+        "fingerprint": fingerprint, "finished": finished,
+        "history": history.to_dict(),
+        "counts": {group: len(values) for group, values in groups.items()},
+    }, arrays)
+
+  def _restore(self, restored, history: CoTrainingHistory, graph: Graph):
+    manifest, arrays = restored
+
+    def group(name):
+      return [arrays[f"{name}/{i}"] for i in range(manifest["counts"][name])]
+    try:
+      labels = arrays["labels"]
+      _assign(self.node_model.variables, group("node"), "classifier")
+      _assign(self.agreement_model.variables, group("agreement"),
+              "agreement model")
+      _assign(self.optimizer.variables, group("optimizer"), "optimizer")
+      best = {"node": group("best_node"),
+              "agreement": group("best_agreement")}
+      history.rounds = list(manifest["history"]["rounds"])
+      history.best_round = manifest["history"]["best_round"]
+    except KeyError as error:
+      raise checkpoints.CheckpointError(
+          f"checkpoint of round {manifest.get('round')} lacks {error}") \
+          from None
+    if labels.shape != (graph.num_nodes,):
+      raise checkpoints.CheckpointError(
+          f"checkpoint label table has shape {labels.shape}, the graph "
+          f"{graph.num_nodes} nodes")
+    return manifest["round"] + 1, bool(manifest["finished"]), \
+        labels.copy(), best
+
+
+def _format(value) -> str:
+  return "n/a" if value is None else f"{value:.4f}"
+
+
+def _progress_line(record: Dict[str, Any], max_rounds: int) -> str:
+  parts = [f"Round {record['round']}/{max_rounds}",
+           f"labelled {record['labelled']}"]
+  if record["new_labels"]:
+    accuracy = record["new_label_accuracy"]
+    parts[-1] += (f" (+{record['new_labels']} new" + (
+        f", {accuracy:.0%} correct)" if accuracy is not None else ")"))
+  if record["agreement_accuracy"] is not None:
+    parts.append(f"agreement {_format(record['agreement_accuracy'])}")
+    if record["edge_agreement"] is not None:
+      parts[-1] += f" (calls {record['edge_agreement']:.0%} of edges same)"
+  parts += [f"val {_format(record['val_accuracy'])}",
+            f"test {_format(record['test_accuracy'])}",
+            f"epochs {record['epochs']} (best {record['best_epoch']})",
+            f"{record['seconds']:.1f}s"]
+  return " | ".join(parts)

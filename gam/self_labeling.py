@@ -1,0 +1,94 @@
+"""Self-training: which unlabelled nodes get a permanent predicted label.
+
+After each GAM round the classifier's most confident predictions on the
+unlabelled training candidates become labels (Stretcu et al. 2019, sec. 3.3;
+the reference code's `keep_label_proportions`): per class c, the top
+`int(share_c * num_samples_to_label)` candidates predicted as c, where
+share_c is class c's share of the *original* labels, and only predictions
+whose maximum probability reaches `min_confidence`. Validation and test
+nodes are never candidates.
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+
+from graph_models.graph import UNLABELED, Graph
+
+
+def label_candidates(graph: Graph, labels: np.ndarray) -> np.ndarray:
+  """Ids of nodes without a label in `labels` that are not val/test nodes."""
+  labels = np.asarray(labels)
+  if labels.shape != (graph.num_nodes,):
+    raise ValueError(f"{graph.name}: label table has shape {labels.shape}, "
+                     f"expected ({graph.num_nodes},)")
+  return np.flatnonzero((labels == UNLABELED) & ~graph.val_mask
+                        & ~graph.test_mask)
+
+
+def class_shares(labels: np.ndarray, num_classes: int) -> np.ndarray:
+  """Each class's share of the labelled entries of `labels`."""
+  labels = np.asarray(labels)
+  known = labels[labels != UNLABELED]
+  if known.size == 0:
+    raise ValueError("no labelled node to take class shares from")
+  return np.bincount(known, minlength=num_classes) / known.size
+
+
+def select_new_labels(probabilities: np.ndarray, candidates: np.ndarray,
+                      num_samples_to_label: int, min_confidence: float = 0.0,
+                      shares: np.ndarray = None
+                      ) -> Tuple[np.ndarray, np.ndarray]:
+  """`(node ids, labels)` to add, most confident first within each class.
+
+  Args:
+    probabilities: `[len(candidates), classes]` predicted class probabilities.
+    candidates: the node ids the rows of `probabilities` belong to.
+    num_samples_to_label: most labels to add in total.
+    min_confidence: smallest maximum probability a new label may have.
+    shares: per-class shares (`class_shares` of the original labels); with
+      it, class c gets at most `int(shares[c] * num_samples_to_label)` new
+      labels, without it the most confident predictions win regardless of
+      class.
+
+  Ties in confidence go to the lower node id, so the choice is deterministic.
+
+  Example:
+    >>> ids, new = select_new_labels(probs, candidates, 200, 0.0,
+    ...                              class_shares(train_labels, 7))
+  """
+  probabilities = np.asarray(probabilities, dtype=np.float64)
+  candidates = np.asarray(candidates, dtype=np.int64)
+  if probabilities.ndim != 2 or len(probabilities) != len(candidates):
+    raise ValueError(f"probabilities must be [{len(candidates)}, classes], "
+                     f"got shape {probabilities.shape}")
+  if num_samples_to_label < 0:
+    raise ValueError(f"num_samples_to_label must be >= 0, got "
+                     f"{num_samples_to_label}")
+  if not 0.0 <= min_confidence <= 1.0:
+    raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+  if not np.isfinite(probabilities).all():
+    bad = candidates[~np.isfinite(probabilities).all(axis=1)]
+    raise ValueError(f"non-finite predicted probabilities for nodes "
+                     f"{bad[:10].tolist()}")
+  confidence = probabilities.max(axis=1)
+  predicted = probabilities.argmax(axis=1)
+  order = np.lexsort((candidates, -confidence))
+  order = order[confidence[order] >= min_confidence]
+  if shares is None:
+    chosen = order[:num_samples_to_label]
+  else:
+    shares = np.asarray(shares, dtype=np.float64)
+    if shares.shape != (probabilities.shape[1],):
+      raise ValueError(f"shares must have one entry per class "
+                       f"({probabilities.shape[1]}), got shape {shares.shape}")
+    quota = (shares * num_samples_to_label).astype(np.int64)
+    # Position of each candidate among those predicted as the same class.
+    rank = np.zeros(len(order), dtype=np.int64)
+    for c in range(len(quota)):
+      in_class = predicted[order] == c
+      rank[in_class] = np.arange(in_class.sum())
+    chosen = order[rank < quota[predicted[order]]]
+  return candidates[chosen], predicted[chosen].astype(np.int64)

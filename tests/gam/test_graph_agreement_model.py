@@ -1,0 +1,220 @@
+"""GraphAgreementModel: the co-training rounds, saving, checkpoints, resume."""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from gam import checkpoints
+from gam.agreement import AgreementModel, AgreementTrainingOptions
+from gam.agreement_regularization import AgreementRegularization
+from gam.cotraining import CoTrainingOptions
+from gam.graph_agreement_model import GraphAgreementModel
+from graph_models.graph import UNLABELED
+from graph_models.synthetic import generate_flickr_like
+from graph_models.training import (build_classifier, prediction_dataset,
+                                   seed_everything)
+
+OPTIONS = CoTrainingOptions(
+    max_rounds=2, epochs=12, patience=12, num_samples_to_label=30,
+    regularization=AgreementRegularization(32, reg_weight_lu=1.0,
+                                           reg_weight_uu=0.5),
+    agreement=AgreementTrainingOptions(max_steps=40, eval_every=20),
+    seed=3)
+
+
+@pytest.fixture(scope="module")
+def graph():
+  return generate_flickr_like(num_nodes=240, num_classes=3, num_features=12,
+                              labels_per_class=4, num_val=50, num_test=80,
+                              avg_degree=6, seed=1)
+
+
+def make_model(graph, model="gcn", options=OPTIONS):
+  seed_everything(options.seed)
+  gam = GraphAgreementModel(
+      node_model_fn=lambda: build_classifier(model, graph.num_classes,
+                                             hidden_units=(16,)),
+      agreement_model_fn=lambda: AgreementModel(hidden_units=(8,)),
+      options=options)
+  gam.compile(optimizer=keras.optimizers.Adam(0.02))
+  return gam
+
+
+def predictions(model, graph):
+  nodes = np.arange(graph.num_nodes)
+  return model.predict(prediction_dataset(graph, model.node_model, nodes,
+                                          OPTIONS.max_neighbors), verbose=0)
+
+
+def comparable(history):
+  return [{k: v for k, v in record.items() if not k.endswith("seconds")}
+          for record in history.rounds]
+
+
+@pytest.fixture(scope="module")
+def trained(graph, tmp_path_factory):
+  """One uninterrupted checkpointed GCN run, shared by several tests."""
+  directory = str(tmp_path_factory.mktemp("gam_run"))
+  model = make_model(graph)
+  history = model.fit(graph, verbose=0, checkpoint_dir=directory)
+  return model, history, directory
+
+
+def test_rounds_grow_labels_and_keep_the_best_validation_round(graph, trained):
+  model, history, _ = trained
+  rounds = history.rounds
+  assert [r["round"] for r in rounds] == list(range(len(rounds)))
+  assert 2 <= len(rounds) <= OPTIONS.max_rounds + 1
+  assert rounds[0]["agreement_accuracy"] is None
+  assert rounds[0]["new_labels"] == 0  # round 0 is the plain baseline
+  assert 0 <= rounds[1]["edge_agreement"] <= 1  # the agreement model ran
+  for before, after in zip(rounds, rounds[1:]):
+    assert after["labelled"] == before["labelled"] + before["new_labels"]
+  val = [r["val_accuracy"] for r in rounds]
+  assert history.best_round == int(np.argmax(val))
+  # The model holds the best round's classifier.
+  val_nodes = graph.split_nodes("val")
+  predicted = predictions(model, graph)[val_nodes].argmax(axis=1)
+  assert np.mean(predicted == graph.labels[val_nodes]) == pytest.approx(
+      history.best["val_accuracy"])
+  assert history.best["test_accuracy"] > graph.majority_class_rate("test")
+
+
+def test_self_training_never_labels_validation_or_test_nodes(graph, trained):
+  model = trained[0]
+  hidden = graph.val_mask | graph.test_mask
+  assert (model.final_labels[hidden] == UNLABELED).all()
+  assert (model.final_labels[graph.train_mask]
+          == graph.labels[graph.train_mask]).all()
+  added = (model.final_labels != UNLABELED).sum() - graph.train_mask.sum()
+  assert added == sum(r["new_labels"] for r in trained[1].rounds) > 0
+
+
+def test_history_is_saved_as_json(trained, tmp_path):
+  import json
+  history = trained[1]
+  history.save_json(tmp_path / "history.json")
+  loaded = json.loads((tmp_path / "history.json").read_text())
+  assert loaded["best_round"] == history.best_round
+  assert [r["val_accuracy"] for r in loaded["rounds"]] == \
+      history.history["val_accuracy"]
+
+
+def test_save_and_load_give_identical_predictions(graph, trained, tmp_path):
+  model = trained[0]
+  path = tmp_path / "gam.keras"
+  model.save(path)
+  loaded = keras.saving.load_model(path)
+  assert isinstance(loaded, GraphAgreementModel)
+  assert loaded.options == model.options
+  np.testing.assert_array_equal(predictions(loaded, graph),
+                                predictions(model, graph))
+
+
+class Interrupt(Exception):
+  pass
+
+
+class InterruptInRound(keras.callbacks.Callback):
+  """Raises during the classifier training of the n-th call to fit."""
+
+  def __init__(self, fit_call):
+    super().__init__()
+    self.fit_call, self.calls = fit_call, 0
+
+  def on_train_begin(self, logs=None):
+    self.calls += 1
+
+  def on_epoch_end(self, epoch, logs=None):
+    if self.calls == self.fit_call and epoch == 3:
+      raise Interrupt()
+
+
+def test_interrupted_run_resumes_to_the_same_result(graph, trained, tmp_path):
+  model, history, _ = trained
+  directory = str(tmp_path / "run")
+  interrupted = make_model(graph)
+  with pytest.raises(Interrupt):
+    # Round 0 and 1 finish and are checkpointed; round 2 is killed.
+    interrupted.fit(graph, verbose=0, checkpoint_dir=directory,
+                    callbacks=[InterruptInRound(fit_call=3)])
+  with open(os.path.join(directory, checkpoints.LATEST)) as f:
+    assert f.read() == "round_0001"
+  resumed = make_model(graph)
+  resumed_history = resumed.fit(graph, verbose=0, checkpoint_dir=directory)
+  assert comparable(resumed_history) == comparable(history)
+  np.testing.assert_array_equal(resumed.final_labels, model.final_labels)
+  np.testing.assert_array_equal(predictions(resumed, graph),
+                                predictions(model, graph))
+
+
+def test_finished_run_restores_without_training(graph, trained):
+  model, history, directory = trained
+  again = make_model(graph)
+  again_history = again.fit(graph, verbose=0, checkpoint_dir=directory)
+  assert comparable(again_history) == comparable(history)
+  np.testing.assert_array_equal(predictions(again, graph),
+                                predictions(model, graph))
+
+
+def test_checkpoint_of_another_run_is_refused(graph, trained):
+  directory = trained[2]
+  other = make_model(graph, options=dataclasses.replace(OPTIONS, seed=4))
+  with pytest.raises(checkpoints.CheckpointError,
+                     match=r"options\.seed: checkpoint has 3, this run has 4"):
+    other.fit(graph, verbose=0, checkpoint_dir=directory)
+
+
+def test_corrupt_checkpoint_is_refused(graph, trained, tmp_path):
+  import shutil
+  directory = tmp_path / "copy"
+  shutil.copytree(trained[2], directory)
+  latest = (directory / checkpoints.LATEST).read_text()
+  state = directory / latest / checkpoints.STATE
+  state.write_bytes(state.read_bytes()[:100])
+  with pytest.raises(checkpoints.CheckpointError,
+                     match=f"{state}.*corrupt"):
+    make_model(graph).fit(graph, verbose=0, checkpoint_dir=str(directory))
+
+
+@pytest.mark.parametrize("name", ["mlp", "commnet"])
+def test_minibatch_classifiers_train_with_the_agreement_term(graph, name):
+  options = dataclasses.replace(OPTIONS, max_rounds=1, epochs=4, patience=4,
+                                batch_size=8, max_neighbors=3)
+  model = make_model(graph, name, options)
+  logs = []
+  record = keras.callbacks.LambdaCallback(
+      on_epoch_end=lambda epoch, epoch_logs: logs.append(dict(epoch_logs)))
+  history = model.fit(graph, verbose=0, callbacks=[record])
+  assert len(history.rounds) == 2
+  assert logs[0]["agreement_loss"] == 0  # round 0: plain classifier
+  assert logs[-1]["agreement_loss"] > 0
+  assert 0 < history.best["val_accuracy"] <= 1
+
+
+def test_fit_graph_errors(graph):
+  model = GraphAgreementModel(
+      node_model_fn=lambda: build_classifier("mlp", graph.num_classes))
+  with pytest.raises(RuntimeError, match="compile the model before"):
+    model.fit(graph)
+  model.compile()
+  with pytest.raises(ValueError, match="y must be None"):
+    model.fit(graph, graph.labels)
+  no_val = graph.replace(val_mask=np.zeros(graph.num_nodes, bool))
+  with pytest.raises(ValueError, match="no validation nodes"):
+    model.fit(no_val, verbose=0)
+
+
+def test_constructor_validates_arguments():
+  with pytest.raises(ValueError, match="node_model_fn must be"):
+    GraphAgreementModel()
+  with pytest.raises(ValueError, match="options must be CoTrainingOptions"):
+    GraphAgreementModel(node_model_fn=lambda: build_classifier("mlp", 3),
+                        options={"max_rounds": 2})
+  with pytest.raises(ValueError, match="returned int"):
+    GraphAgreementModel(node_model_fn=lambda: 3)
+  with pytest.raises(ValueError, match="patience must be >= 1"):
+    CoTrainingOptions(patience=0)
