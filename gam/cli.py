@@ -8,6 +8,10 @@ graph (generated, no download):
 Planetoid data are read from a directory of `ind.<name>.*` files:
 
   gam-train --dataset planetoid/cora --data-dir path/to/cora --model gcn
+
+`--gam` trains with Graph Agreement Models (agreement model, agreement-
+weighted regularisation, self-training rounds), checkpointing every round
+in `<output>/checkpoints`; rerunning an interrupted command resumes it.
 """
 
 from __future__ import annotations
@@ -60,47 +64,141 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                       default=pathlib.Path("runs/latest"),
                       help="folder for results.json, model.keras and plots")
   parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
-                      help="Keras progress output")
+                      help="progress output (GAM: 1 = a line per round, "
+                           "2 = also Keras progress bars)")
+  gam = parser.add_argument_group("Graph Agreement Models (with --gam)")
+  gam.add_argument("--gam", action="store_true",
+                   help="train with GAM co-training rounds")
+  gam.add_argument("--rounds", type=int, default=8,
+                   help="GAM rounds after round 0 (the plain classifier)")
+  gam.add_argument("--patience", type=int, default=100,
+                   help="epochs without better validation accuracy before "
+                        "a round stops")
+  gam.add_argument("--steps-per-epoch", type=int,
+                   help="training steps between validations (default: 1 "
+                        "full-batch, one pass over the labels otherwise)")
+  gam.add_argument("--num-pairs", type=int, default=512,
+                   help="edge pairs of each kind (LL, LU, UU) per step")
+  gam.add_argument("--reg-weight-ll", type=float, default=0.0)
+  gam.add_argument("--reg-weight-lu", type=float, default=10.0)
+  gam.add_argument("--reg-weight-uu", type=float, default=5.0)
+  gam.add_argument("--num-samples-to-label", type=int, default=200,
+                   help="most new labels per round")
+  gam.add_argument("--min-confidence", type=float, default=0.4,
+                   help="smallest predicted probability of a new label")
+  gam.add_argument("--agreement-hidden", type=int, default=128,
+                   help="hidden width of the agreement model's encoder")
+  gam.add_argument("--warm-start", action="store_true",
+                   help="continue the classifier across rounds instead of "
+                        "re-initialising it")
+  gam.add_argument("--checkpoint-dir", type=pathlib.Path,
+                   help="round checkpoints (default: <output>/checkpoints)")
   return parser.parse_args(argv)
+
+
+def _classifier_kwargs(args: argparse.Namespace) -> dict:
+  return dict(hidden_units=(args.hidden or DEFAULT_HIDDEN[args.model],),
+              dropout=args.dropout, weight_decay=args.weight_decay)
+
+
+def _config(args: argparse.Namespace) -> dict:
+  return {k: (str(v) if isinstance(v, pathlib.Path) else v)
+          for k, v in vars(args).items()}
 
 
 def run(args: argparse.Namespace) -> dict:
   """Trains as `args` say and returns the results written to results.json."""
-  # Imported here so that `--help` answers without loading TensorFlow.
-  from gam import plots  # pylint: disable=g-import-not-at-top
-
   graph = load_graph(args.dataset, args.data_dir, seed=args.seed,
                      cross_class_edge_fraction=args.cross_class_edges)
   print(f"graph: {graph}", flush=True)
+  args.output.mkdir(parents=True, exist_ok=True)
+  results = (run_gam if args.gam else run_classifier)(graph, args)
+  (args.output / "results.json").write_text(json.dumps(results, indent=2))
+  print(f"test accuracy {results['test_accuracy']:.4f}, validation "
+        f"{results['val_accuracy']:.4f} -> {args.output}", flush=True)
+  return results
+
+
+def run_classifier(graph, args: argparse.Namespace) -> dict:
+  # Imported here so that `--help` answers without loading TensorFlow.
+  from gam import plots  # pylint: disable=g-import-not-at-top
+
   options = training.TrainingOptions(
       epochs=args.epochs or DEFAULT_EPOCHS[args.model],
       learning_rate=args.learning_rate, batch_size=args.batch_size,
       max_neighbors=args.max_neighbors, seed=args.seed)
   result = training.train_node_classifier(
       graph, args.model, options, verbose=args.verbose,
-      hidden_units=(args.hidden or DEFAULT_HIDDEN[args.model],),
-      dropout=args.dropout, weight_decay=args.weight_decay)
+      **_classifier_kwargs(args))
   scores = result.accuracy
-
-  args.output.mkdir(parents=True, exist_ok=True)
   result.model.save(args.output / "model.keras")
   plots.plot_training_curves(
       result.history, args.output / "training_curves.png",
       title=f"{args.model} on {args.dataset}")
-  results = {
+  return {
       "dataset": args.dataset, "model": args.model,
       "test_accuracy": scores.get("test"), "val_accuracy": scores.get("val"),
       "majority_class_test_accuracy": graph.majority_class_rate("test"),
       "train_accuracy": scores.get("train"),
       "train_seconds": result.train_seconds,
-      "config": {k: (str(v) if isinstance(v, pathlib.Path) else v)
-                 for k, v in vars(args).items()},
+      "config": _config(args),
       "training_options": dataclasses.asdict(options),
   }
-  (args.output / "results.json").write_text(json.dumps(results, indent=2))
-  summary = ", ".join(f"{split} {value:.4f}" for split, value in scores.items())
-  print(f"accuracy: {summary} -> {args.output}", flush=True)
-  return results
+
+
+def run_gam(graph, args: argparse.Namespace) -> dict:
+  import time  # pylint: disable=g-import-not-at-top
+
+  import keras  # pylint: disable=g-import-not-at-top
+
+  from gam import plots  # pylint: disable=g-import-not-at-top
+  from gam.agreement import AgreementModel  # pylint: disable=g-import-not-at-top
+  from gam.agreement_regularization import AgreementRegularization  # pylint: disable=g-import-not-at-top
+  from gam.cotraining import CoTrainingOptions  # pylint: disable=g-import-not-at-top
+  from gam.graph_agreement_model import GraphAgreementModel  # pylint: disable=g-import-not-at-top
+
+  options = CoTrainingOptions(
+      max_rounds=args.rounds, epochs=args.epochs or DEFAULT_EPOCHS[args.model],
+      patience=args.patience, steps_per_epoch=args.steps_per_epoch,
+      batch_size=args.batch_size, max_neighbors=args.max_neighbors,
+      num_samples_to_label=args.num_samples_to_label,
+      min_confidence=args.min_confidence, warm_start=args.warm_start,
+      regularization=AgreementRegularization(
+          args.num_pairs, args.reg_weight_ll, args.reg_weight_lu,
+          args.reg_weight_uu),
+      seed=args.seed)
+  training.seed_everything(args.seed)
+  model = GraphAgreementModel(
+      node_model_fn=lambda: training.build_classifier(
+          args.model, graph.num_classes, **_classifier_kwargs(args)),
+      agreement_model_fn=lambda: AgreementModel(
+          hidden_units=(args.agreement_hidden,)),
+      options=options)
+  model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+  checkpoint_dir = args.checkpoint_dir or args.output / "checkpoints"
+  start = time.perf_counter()
+  history = model.fit(graph, verbose=args.verbose,
+                      checkpoint_dir=str(checkpoint_dir))
+  seconds = time.perf_counter() - start
+  model.save(args.output / "model.keras")
+  history.save_json(args.output / "gam_history.json")
+  plots.plot_round_history(
+      history.rounds, args.output / "gam_rounds.png", history.best_round,
+      title=f"GAM with {args.model} on {args.dataset}")
+  best = history.best
+  return {
+      "dataset": args.dataset, "model": args.model, "gam": True,
+      "test_accuracy": best["test_accuracy"],
+      "val_accuracy": best["val_accuracy"],
+      "baseline_test_accuracy": history.rounds[0]["test_accuracy"],
+      "baseline_val_accuracy": history.rounds[0]["val_accuracy"],
+      "best_round": history.best_round,
+      "rounds": history.rounds,
+      "majority_class_test_accuracy": graph.majority_class_rate("test"),
+      "seconds": seconds,
+      "config": _config(args),
+      "cotraining_options": options.to_dict(),
+  }
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -110,6 +208,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   except (ValueError, FileNotFoundError) as error:
     print(f"gam-train: error: {error}", file=sys.stderr)
     return 2
+  except KeyboardInterrupt:
+    if args.gam:
+      print("gam-train: interrupted; run the same command again to resume "
+            "from the last finished round", file=sys.stderr)
+    return 130
   return 0
 
 

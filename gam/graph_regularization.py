@@ -8,11 +8,12 @@ The loss on a packed neighbourhood batch is (NSL, Bui et al. 2018, eq. 2)
 with `d` and its reduction given by the NSL `DistanceConfig` and the
 neighbours limited to `max_neighbors`. A config without `sum_over_axis`
 sums the distance over the last (class) axis, giving one distance per pair.
-`pairwise_distance_wrapper`. `f(x_j)` is the wrapped node model applied to the
-neighbour's own features. The graph term is added in `compute_loss`, so Keras'
-`train_step` (and its loss scaling under `tf.distribute`) applies to it like
-to the supervised loss; it is reported as the `graph_loss` metric.
-Prediction, evaluation and saving need only the node's own features.
+The distance is NSL's own `pairwise_distance_wrapper`. `f(x_j)` is the
+wrapped node model applied to the neighbour's own features. The graph term
+is added in `compute_loss`, so Keras' `train_step` (and its loss scaling
+under `tf.distribute`) applies to it like to the supervised loss; it is
+reported as the `graph_loss` metric. Prediction, evaluation and saving need
+only the node's own features.
 """
 
 from __future__ import annotations

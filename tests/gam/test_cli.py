@@ -52,3 +52,72 @@ def test_module_entry_point_prints_help():
   result = subprocess.run([sys.executable, "-m", "gam", "--help"],
                           capture_output=True, text=True, check=True)
   assert "--dataset" in result.stdout and "--model" in result.stdout
+
+
+GAM_ARGS = ["--gam", "--dataset", "flickr_synthetic_small", "--model", "gcn",
+            "--epochs", "30", "--patience", "30", "--rounds", "2",
+            "--num-pairs", "64", "--seed", "5", "--verbose", "1"]
+
+
+def _comparable_rounds(results):
+  return [{k: v for k, v in r.items() if not k.endswith("seconds")}
+          for r in results["rounds"]]
+
+
+@pytest.fixture(scope="module")
+def gam_run(tmp_path_factory):
+  """An uninterrupted `gam-train --gam` run in a fresh process."""
+  out = tmp_path_factory.mktemp("gam") / "run"
+  subprocess.run([sys.executable, "-m", "gam", *GAM_ARGS, "--output",
+                  str(out)], check=True, capture_output=True, text=True)
+  return out, json.loads((out / "results.json").read_text())
+
+
+def test_gam_job_writes_results_history_plot_and_model(gam_run):
+  out, results = gam_run
+  assert results["gam"] is True
+  rounds = results["rounds"]
+  assert [r["round"] for r in rounds] == list(range(len(rounds)))
+  assert results["baseline_test_accuracy"] == rounds[0]["test_accuracy"]
+  best = rounds[results["best_round"]]
+  assert results["test_accuracy"] == best["test_accuracy"]
+  assert results["val_accuracy"] == max(r["val_accuracy"] for r in rounds)
+  assert results["test_accuracy"] > results["majority_class_test_accuracy"]
+  history = json.loads((out / "gam_history.json").read_text())
+  assert history["rounds"] == rounds
+  png = (out / "gam_rounds.png").read_bytes()
+  assert png.startswith(b"\x89PNG") and len(png) > 10_000
+  assert (out / "checkpoints" / "latest").read_text() == \
+      f"round_{len(rounds) - 1:04d}"
+  model = keras.models.load_model(out / "model.keras")
+  graph = load_graph("flickr_synthetic_small", seed=5)
+  inputs = whole_graph_inputs(graph, graph.split_nodes("test"))
+  accuracy = np.mean(model.predict_on_batch(inputs).argmax(1)
+                     == graph.labels[graph.split_nodes("test")])
+  assert accuracy == pytest.approx(results["test_accuracy"], abs=1e-6)
+
+
+def test_killed_gam_job_resumes_to_the_same_result(gam_run, tmp_path):
+  import os
+  import signal
+  import time
+  out = tmp_path / "run"
+  command = [sys.executable, "-m", "gam", *GAM_ARGS, "--output", str(out)]
+  process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+  latest = out / "checkpoints" / "latest"
+  deadline = time.monotonic() + 300
+  while not (latest.exists() and latest.read_text() == "round_0001"):
+    assert process.poll() is None, "the run ended before it could be killed"
+    assert time.monotonic() < deadline
+    time.sleep(0.02)
+  os.kill(process.pid, signal.SIGKILL)  # mid-way through round 2
+  assert process.wait() == -signal.SIGKILL
+  assert not (out / "results.json").exists()
+  resumed = subprocess.run(command, check=True, capture_output=True,
+                           text=True)
+  assert "Resuming from" in resumed.stdout and "2 round(s) done" in \
+      resumed.stdout
+  results = json.loads((out / "results.json").read_text())
+  assert _comparable_rounds(results) == _comparable_rounds(gam_run[1])
+  assert results["test_accuracy"] == gam_run[1]["test_accuracy"]
