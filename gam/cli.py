@@ -22,6 +22,7 @@ import json
 import os
 import pathlib
 import sys
+import time
 from typing import Optional, Sequence
 
 # TF's C++ start-up chatter (CUDA probing on CPU-only machines) hides the
@@ -147,8 +148,6 @@ def run_classifier(graph, args: argparse.Namespace) -> dict:
 
 
 def run_gam(graph, args: argparse.Namespace) -> dict:
-  import time  # pylint: disable=g-import-not-at-top
-
   import keras  # pylint: disable=g-import-not-at-top
 
   from gam import plots  # pylint: disable=g-import-not-at-top

@@ -130,6 +130,8 @@ class GraphAgreementModel(keras.Model):
                          "keras.Model")
     self.agreement_loss_tracker = keras.metrics.Mean(name="agreement_loss")
     self.cotraining_history: Optional[CoTrainingHistory] = None
+    # The label table after the last fit(graph): training + self-labels.
+    self.final_labels: Optional[np.ndarray] = None
 
   # -- Keras model ------------------------------------------------------------
 

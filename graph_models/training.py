@@ -95,11 +95,9 @@ def node_datasets(graph: Graph, model: keras.Model, options: TrainingOptions,
     nodes = graph.split_nodes(split)
     if nodes.size == 0:
       continue
-    if split != "train":
+    if split != "train" or is_full_batch(model):
       datasets[split] = evaluation_dataset(graph, model, nodes, max_neighbors,
                                            labels)
-    elif is_full_batch(model):
-      datasets[split] = whole_graph_dataset(graph, nodes, labels).cache()
     else:
       datasets[split] = packed_dataset(
           graph, nodes, max_neighbors, batch_size=options.batch_size,
