@@ -16,10 +16,8 @@ Prints a table of mean +- std test accuracy, wall time per run, and writes
 import argparse
 import json
 import pathlib
-import statistics
-import subprocess
-import sys
-import time
+
+from gam_runs import mean_std, run_gam_train
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -39,32 +37,15 @@ PAPER = {"mlp": (0.517, 0.802), "gcn": (0.809, 0.848)}
 
 def run_one(model: str, seed: int, data_dir: pathlib.Path, rounds: int,
             out_dir: pathlib.Path) -> dict:
-  run_dir = out_dir / f"{model}_seed{seed}"
-  results_path = run_dir / "results.json"
-  if not results_path.exists():
-    run_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "gam", "--gam", "--dataset",
-               "planetoid/cora", "--data-dir", str(data_dir), "--model", model,
-               "--seed", str(seed), "--rounds", str(rounds), "--output",
-               str(run_dir), *SETTINGS[model]]
-    start = time.perf_counter()
-    with open(run_dir / "log.txt", "a") as log:
-      subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT)
-    wall = time.perf_counter() - start
-    results = json.loads(results_path.read_text())
-    results["wall_seconds"] = wall
-    results_path.write_text(json.dumps(results, indent=2))
-  results = json.loads(results_path.read_text())
+  results = run_gam_train(
+      out_dir / f"{model}_seed{seed}",
+      ["--dataset", "planetoid/cora", "--data-dir", data_dir, "--model",
+       model, "--seed", seed, "--rounds", rounds, *SETTINGS[model]])
   print(f"{model} seed {seed}: round 0 {results['baseline_test_accuracy']:.4f}"
         f" -> GAM {results['test_accuracy']:.4f} (best round "
         f"{results['best_round']}, {results.get('wall_seconds', 0):.0f} s)",
         flush=True)
   return results
-
-
-def mean_std(values):
-  return (statistics.mean(values),
-          statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 def plot(summary: dict, runs: dict, path: pathlib.Path) -> None:

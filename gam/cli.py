@@ -89,6 +89,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="smallest predicted probability of a new label")
   gam.add_argument("--agreement-hidden", type=int, default=128,
                    help="hidden width of the agreement model's encoder")
+  gam.add_argument("--always-agree", action="store_true",
+                   help="no agreement model: weight every pair by 1 (plain "
+                        "graph regularisation over the same pairs)")
   gam.add_argument("--warm-start", action="store_true",
                    help="continue the classifier across rounds instead of "
                         "re-initialising it")
@@ -165,7 +168,7 @@ def run_gam(graph, args: argparse.Namespace) -> dict:
       regularization=AgreementRegularization(
           args.num_pairs, args.reg_weight_ll, args.reg_weight_lu,
           args.reg_weight_uu),
-      seed=args.seed)
+      always_agree=args.always_agree, seed=args.seed)
   training.seed_everything(args.seed)
   model = GraphAgreementModel(
       node_model_fn=lambda: training.build_classifier(

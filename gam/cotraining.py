@@ -33,6 +33,9 @@ class CoTrainingOptions:
       round instead of re-initialising it, as the reference's
       `warm_start_cls`.
     regularization: pairs and weights of the agreement term.
+    always_agree: skip the agreement model and weight every pair by 1, i.e.
+      plain graph regularisation over the same pairs (the reference's
+      `always_agree` ablation).
     agreement: how the agreement model is trained each round.
     seed: seeds every round (initialisation, dropout, sampling).
   """
@@ -47,6 +50,7 @@ class CoTrainingOptions:
   keep_label_proportions: bool = True
   warm_start: bool = False
   regularization: AgreementRegularization = AgreementRegularization()
+  always_agree: bool = False
   agreement: AgreementTrainingOptions = AgreementTrainingOptions()
   seed: int = 0
 

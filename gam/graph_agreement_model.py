@@ -334,7 +334,11 @@ class GraphAgreementModel(keras.Model):
       record["agreement_accuracy"] = None
       record["agreement_seconds"] = 0.0
       record["edge_agreement"] = None
-      if r > 0:
+      if r > 0 and options.always_agree:
+        pairs = RegularizationPairs.build(
+            graph, labels, options.regularization,
+            lambda left, right: np.ones(len(left), np.float32))
+      elif r > 0:
         self._fresh(self.agreement_model_fn, self.agreement_model,
                     agreement_shape)
         agreement = train_agreement_model(

@@ -218,3 +218,29 @@ def test_constructor_validates_arguments():
     GraphAgreementModel(node_model_fn=lambda: 3)
   with pytest.raises(ValueError, match="patience must be >= 1"):
     CoTrainingOptions(patience=0)
+
+
+def test_always_agree_weights_every_pair_by_one_without_an_agreement_model(
+    graph, monkeypatch):
+  import gam.graph_agreement_model as module  # pylint: disable=g-import-not-at-top
+  built = []
+  original_build = module.RegularizationPairs.build
+
+  def spy_build(graph_, labels, options, agreement_fn):
+    pairs = original_build(graph_, labels, options, agreement_fn)
+    built.append(pairs)
+    return pairs
+
+  def no_agreement_training(*args, **kwargs):
+    raise AssertionError("the agreement model must not be trained")
+
+  monkeypatch.setattr(module.RegularizationPairs, "build", spy_build)
+  monkeypatch.setattr(module, "train_agreement_model", no_agreement_training)
+  options = dataclasses.replace(OPTIONS, max_rounds=1, always_agree=True)
+  history = make_model(graph, options=options).fit(graph, verbose=0)
+  assert len(history.rounds) == 2 and len(built) == 1
+  assert history.rounds[1]["agreement_accuracy"] is None
+  weights = {"lu": 1.0, "uu": 0.5}
+  assert set(built[0].weights) == set(weights)
+  for kind, weight in weights.items():
+    np.testing.assert_array_equal(built[0].weights[kind], weight)
