@@ -20,10 +20,15 @@ setuptools.setup(
     python_requires=">=3.10",
     packages=(setuptools.find_packages(include=["gam", "gam.*", "graph_models",
                                                 "graph_models.*"])
-              + ["gam_datasets"]),
+              + ["gam_datasets"]
+              + [f"gam_datasets.{name}" for name in
+                 setuptools.find_packages(where="datasets")]),
     # The TFDS builders live in datasets/ but import as gam_datasets: a
     # top-level `datasets` would shadow the Hugging Face package.
     package_dir={"gam_datasets": "datasets"},
+    # Builders ship their real-format dummy files and download checksums, as
+    # TFDS builders do.
+    package_data={"gam_datasets": ["*/dummy_data/**/*", "*/checksums.tsv"]},
     install_requires=[
         "tensorflow>=2.16,<2.22",
         "keras>=3.0",
@@ -32,10 +37,18 @@ setuptools.setup(
         "dm-tree",
         "neural-structured-learning>=1.4.0",
         "tensorflow-datasets>=4.9",
+        # The dataset builders write their large and tag-graph configs with
+        # Beam pipelines (TFDS runs them on the local DirectRunner by default).
+        "apache-beam>=2.50",
+        # TFDS needs it to find the checksums of builders outside its tree.
+        "importlib_resources",
+        # The `tfds build` command line imports it.
+        "mlcroissant",
         "numpy",
         "scipy",
         "matplotlib",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    # dill: tfds.testing.DatasetBuilderTestCase imports it.
+    extras_require={"test": ["pytest>=7", "dill"]},
     entry_points={"console_scripts": ["gam-train=gam.cli:main"]},
 )
