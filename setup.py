@@ -1,4 +1,4 @@
-"""Installs the graph agreement models package (`gam`, `graph_models`, `gam_datasets`)."""
+"""Installs the graph agreement models package: gam, graph_models, gam_datasets."""
 
 import pathlib
 import re

@@ -479,7 +479,9 @@ def train_agreement_model(
   edges it runs `max_steps` steps. Training continues from the model's current
   weights: build a fresh model to start over. Batch sampling is seeded by
   `options.seed`; weight initialisation and dropout follow Keras's global seed
-  (`keras.utils.set_random_seed`).
+  (`keras.utils.set_random_seed`). A model made under a `tf.distribute`
+  strategy trains under it, every replica on the whole batch (the model is
+  small; the updates stay those of one device).
 
   Example:
     >>> labels = np.where(graph.train_mask, graph.labels, UNLABELED)
@@ -493,24 +495,31 @@ def train_agreement_model(
       options.max_held_out_pairs, options.random_pair_share, options.seed)
   features = graph.features
   num_features = graph.num_features
-  if not model.built:
-    model.build({"left": (None, num_features), "right": (None, num_features)})
-
-  optimizer = keras.optimizers.Adam(options.learning_rate)
-  optimizer.build(model.trainable_variables)
+  strategy = model.distribute_strategy
+  with strategy.scope():
+    if not model.built:
+      model.build({"left": (None, num_features),
+                   "right": (None, num_features)})
+    optimizer = keras.optimizers.Adam(options.learning_rate)
+    optimizer.build(model.trainable_variables)
   spec = tf.TensorSpec([None, num_features], tf.float32)
 
-  @tf.function(input_signature=[spec, spec, tf.TensorSpec([None], tf.float32)])
-  def train_step(left, right, targets):
+  def replica_step(left, right, targets):
     with tf.GradientTape() as tape:
       logits = model({"left": left, "right": right}, training=True)
       loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
           labels=targets, logits=logits))
       if model.losses:
         loss += tf.add_n(model.losses)
+      # Every replica trains on the whole batch and the optimizer sums the
+      # replicas' gradients.
+      loss /= strategy.num_replicas_in_sync
     variables = model.trainable_variables
     optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-    return loss
+
+  @tf.function(input_signature=[spec, spec, tf.TensorSpec([None], tf.float32)])
+  def train_step(left, right, targets):
+    strategy.run(replica_step, args=(left, right, targets))
 
   has_held_out = len(sampler.held_out) > 0
   best_score = (-1.0, -np.inf)

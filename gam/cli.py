@@ -12,6 +12,12 @@ Planetoid data are read from a directory of `ind.<name>.*` files:
 `--gam` trains with Graph Agreement Models (agreement model, agreement-
 weighted regularisation, self-training rounds), checkpointing every round
 in `<output>/checkpoints`; rerunning an interrupted command resumes it.
+
+`--strategy` trains under a `tf.distribute` strategy: `mirrored` over the
+local GPUs (or CPU), `multi_worker` over the cluster in `TF_CONFIG`, `tpu`
+on the TPU named by `--tpu`:
+
+  gam-train --model gcn --strategy tpu --tpu grpc://10.0.0.2:8470
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ from typing import Optional, Sequence
 # progress bars; it is silenced unless the user asked for it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from graph_models import training  # pylint: disable=g-import-not-at-top
+import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+from graph_models import distribution, training  # pylint: disable=g-import-not-at-top
 from graph_models.sources import GRAPH_NAMES, load_graph  # pylint: disable=g-import-not-at-top
 
 DEFAULT_HIDDEN = {"mlp": 128, "gcn": 16, "commnet": 64}
@@ -64,6 +72,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   parser.add_argument("--output", type=pathlib.Path,
                       default=pathlib.Path("runs/latest"),
                       help="folder for results.json, model.keras and plots")
+  parser.add_argument("--strategy", default="default",
+                      choices=distribution.STRATEGIES,
+                      help="tf.distribute strategy to train under")
+  parser.add_argument("--tpu", metavar="ADDRESS",
+                      help="TPU name or grpc:// address (--strategy tpu); "
+                           "'local' for a TPU VM's own chips")
   parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                       help="progress output (GAM: 1 = a line per round, "
                            "2 = also Keras progress bars)")
@@ -112,18 +126,23 @@ def _config(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> dict:
   """Trains as `args` say and returns the results written to results.json."""
+  # First: a multi-worker strategy must exist before any other TF operation.
+  strategy = distribution.make_strategy(args.strategy, args.tpu)
   graph = load_graph(args.dataset, args.data_dir, seed=args.seed,
                      cross_class_edge_fraction=args.cross_class_edges)
   print(f"graph: {graph}", flush=True)
   args.output.mkdir(parents=True, exist_ok=True)
-  results = (run_gam if args.gam else run_classifier)(graph, args)
+  results = (run_gam if args.gam else run_classifier)(graph, args, strategy)
+  results.update(strategy=args.strategy,
+                 num_replicas_in_sync=strategy.num_replicas_in_sync)
   (args.output / "results.json").write_text(json.dumps(results, indent=2))
   print(f"test accuracy {results['test_accuracy']:.4f}, validation "
         f"{results['val_accuracy']:.4f} -> {args.output}", flush=True)
   return results
 
 
-def run_classifier(graph, args: argparse.Namespace) -> dict:
+def run_classifier(graph, args: argparse.Namespace,
+                   strategy: tf.distribute.Strategy) -> dict:
   # Imported here so that `--help` answers without loading TensorFlow.
   from gam import plots  # pylint: disable=g-import-not-at-top
 
@@ -131,9 +150,10 @@ def run_classifier(graph, args: argparse.Namespace) -> dict:
       epochs=args.epochs or DEFAULT_EPOCHS[args.model],
       learning_rate=args.learning_rate, batch_size=args.batch_size,
       max_neighbors=args.max_neighbors, seed=args.seed)
-  result = training.train_node_classifier(
-      graph, args.model, options, verbose=args.verbose,
-      **_classifier_kwargs(args))
+  with strategy.scope():
+    result = training.train_node_classifier(
+        graph, args.model, options, verbose=args.verbose,
+        **_classifier_kwargs(args))
   scores = result.accuracy
   result.model.save(args.output / "model.keras")
   plots.plot_training_curves(
@@ -150,7 +170,8 @@ def run_classifier(graph, args: argparse.Namespace) -> dict:
   }
 
 
-def run_gam(graph, args: argparse.Namespace) -> dict:
+def run_gam(graph, args: argparse.Namespace,
+            strategy: tf.distribute.Strategy) -> dict:
   import keras  # pylint: disable=g-import-not-at-top
 
   from gam import plots  # pylint: disable=g-import-not-at-top
@@ -170,13 +191,14 @@ def run_gam(graph, args: argparse.Namespace) -> dict:
           args.reg_weight_uu),
       always_agree=args.always_agree, seed=args.seed)
   training.seed_everything(args.seed)
-  model = GraphAgreementModel(
-      node_model_fn=lambda: training.build_classifier(
-          args.model, graph.num_classes, **_classifier_kwargs(args)),
-      agreement_model_fn=lambda: AgreementModel(
-          hidden_units=(args.agreement_hidden,)),
-      options=options)
-  model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+  with strategy.scope():
+    model = GraphAgreementModel(
+        node_model_fn=lambda: training.build_classifier(
+            args.model, graph.num_classes, **_classifier_kwargs(args)),
+        agreement_model_fn=lambda: AgreementModel(
+            hidden_units=(args.agreement_hidden,)),
+        options=options)
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
   checkpoint_dir = args.checkpoint_dir or args.output / "checkpoints"
   start = time.perf_counter()
   history = model.fit(graph, verbose=args.verbose,

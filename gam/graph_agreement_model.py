@@ -42,8 +42,10 @@ from gam.agreement_regularization import (GAM_KEYS, LEFT_LABELS, PAIR_WEIGHTS,
 from gam.cotraining import CoTrainingHistory, CoTrainingOptions
 from gam.self_labeling import (class_shares, label_candidates,
                                select_new_labels)
+from graph_models.distribution import DistributedModel
 from graph_models.graph import UNLABELED, Graph
 from graph_models.neighbor_packing import FEATURES
+from graph_models.node_graph_model import is_whole_graph
 from graph_models.training import (evaluation_dataset, is_full_batch,
                                    prediction_dataset)
 
@@ -75,7 +77,7 @@ def _values(variables: Sequence[tf.Variable]) -> List[np.ndarray]:
 
 
 @keras.saving.register_keras_serializable(package="gam")
-class GraphAgreementModel(keras.Model):
+class GraphAgreementModel(DistributedModel):
   """A node classifier trained with GAM: agreement model + self-training.
 
   Args:
@@ -144,6 +146,10 @@ class GraphAgreementModel(keras.Model):
                                   "right": (None, num_features)})
     self.built = True
 
+  def is_unsplittable(self, inputs: Dict[str, Any]) -> bool:
+    # Pair nodes follow the labelled ones in the same tensors.
+    return is_whole_graph(inputs) or any(key in inputs for key in GAM_KEYS)
+
   def call(self, inputs, training=False):
     inputs = {k: v for k, v in inputs.items() if k not in GAM_KEYS}
     return self.node_model(inputs, training=training)
@@ -166,7 +172,8 @@ class GraphAgreementModel(keras.Model):
       self.optimizer.build(self.node_model.trainable_variables)
 
   def train_step(self, data):
-    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(
+        self.whole_element(data))
     inputs = {k: v for k, v in x.items() if k not in GAM_KEYS}
     num_targets = tf.shape(y)[0]
     with tf.GradientTape() as tape:
@@ -293,11 +300,13 @@ class GraphAgreementModel(keras.Model):
     input_shape = {k: tuple(v.shape) for k, v in prediction_dataset(
         graph, self.node_model, graph.split_nodes("train")[:1],
         options.max_neighbors).element_spec.items()}
-    self.build(input_shape)
     agreement_shape = {"left": (None, graph.num_features),
                        "right": (None, graph.num_features)}
-    if not self.optimizer.built:
-      self.optimizer.build(self.node_model.trainable_variables)
+    # Variables must be created under the strategy the model was made in.
+    with self.distribute_strategy.scope():
+      self.build(input_shape)
+      if not self.optimizer.built:
+        self.optimizer.build(self.node_model.trainable_variables)
     initial_optimizer = _values(self.optimizer.variables)
 
     original = np.where(graph.train_mask, graph.labels, UNLABELED)

@@ -24,8 +24,9 @@ import keras
 import tensorflow as tf
 
 from graph_models import nsl
+from graph_models.distribution import DistributedModel
 from graph_models.neighbor_packing import FEATURES
-from graph_models.node_graph_model import num_packed_neighbors
+from graph_models.node_graph_model import is_whole_graph, num_packed_neighbors
 
 
 def graph_reg_config_to_dict(config: nsl.GraphRegConfig) -> Dict[str, Any]:
@@ -56,7 +57,7 @@ def graph_reg_config_from_dict(values: Dict[str, Any]) -> nsl.GraphRegConfig:
 
 
 @keras.saving.register_keras_serializable(package="gam")
-class GraphRegularizationModel(keras.Model):
+class GraphRegularizationModel(DistributedModel):
   """Wraps a node classifier and adds NSL's graph loss while training.
 
   Args:
@@ -98,6 +99,9 @@ class GraphRegularizationModel(keras.Model):
       raise ValueError(f"node_model_fn returned {type(self.node_model).__name__}"
                        ", not a keras.Model")
     self.graph_loss_tracker = keras.metrics.Mean(name="graph_loss")
+
+  def is_unsplittable(self, inputs: Dict[str, Any]) -> bool:
+    return is_whole_graph(inputs)
 
   def call(self, inputs, training=False):
     return self.node_model(inputs, training=training)

@@ -21,11 +21,11 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Tuple
 
-import keras
 import tensorflow as tf
 from graph_nets import graphs
 
 from graph_models import nsl
+from graph_models.distribution import DistributedModel
 from graph_models.neighbor_packing import (EDGE_WEIGHTS, FEATURES, NODE_IDS,
                                            RECEIVERS, SENDERS)
 
@@ -110,7 +110,7 @@ def packed_to_graphs_tuple(inputs: Dict[str, tf.Tensor],
   return graph, centres
 
 
-class NodeGraphModel(keras.Model):
+class NodeGraphModel(DistributedModel):
   """Base class: builds a `GraphsTuple` from the inputs, calls `graph_call`.
 
   Subclasses implement `graph_call(graph, training)` returning a graph whose
@@ -148,6 +148,9 @@ class NodeGraphModel(keras.Model):
       raise KeyError(f"{type(self).__name__}: input has no feature "
                      f"{self.feature_name!r}; keys: {sorted(inputs)}")
     return packed_to_graphs_tuple(inputs, self.feature_name, self.uses_edges)
+
+  def is_unsplittable(self, inputs: Dict[str, Any]) -> bool:
+    return is_whole_graph(inputs)
 
   def call(self, inputs, training=False):
     graph, targets = self.to_graphs_tuple(inputs)

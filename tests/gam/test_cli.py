@@ -48,6 +48,36 @@ def test_planetoid_without_data_dir_says_what_is_needed(tmp_path, capsys):
   assert "needs data_dir" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("extra", [[], ["--gam", "--rounds", "1"]],
+                         ids=["classifier", "gam"])
+def test_strategy_is_used_and_recorded(tmp_path, extra):
+  # The test process has one CPU device: a one-replica MirroredStrategy.
+  out = tmp_path / "run"
+  code = cli.main(["--dataset", "flickr_synthetic_small", "--model", "gcn",
+                   "--epochs", "5", "--strategy", "mirrored", "--output",
+                   str(out), "--verbose", "0", *extra])
+  assert code == 0
+  results = json.loads((out / "results.json").read_text())
+  assert results["strategy"] == "mirrored"
+  assert results["num_replicas_in_sync"] == 1
+  assert results["config"]["strategy"] == "mirrored"
+  assert results["config"]["tpu"] is None
+  assert 0 < results["val_accuracy"] <= 1
+  keras.models.load_model(out / "model.keras")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--tpu", "local"], "only used by the tpu strategy"),
+    (["--strategy", "multi_worker"], "TF_CONFIG"),
+])
+def test_bad_strategy_flags_are_clear_errors(tmp_path, capsys, monkeypatch,
+                                             flags, message):
+  monkeypatch.delenv("TF_CONFIG", raising=False)
+  assert cli.main(["--output", str(tmp_path), *flags]) == 2
+  error = capsys.readouterr().err
+  assert error.startswith("gam-train: error:") and message in error
+
+
 def test_module_entry_point_prints_help():
   result = subprocess.run([sys.executable, "-m", "gam", "--help"],
                           capture_output=True, text=True, check=True)

@@ -1,0 +1,209 @@
+"""`tf.distribute` strategies by name, and logical CPU devices for testing.
+
+The same training code runs under any strategy: build and compile the model
+inside `strategy.scope()`, then `fit` as usual. The package's models derive
+from `DistributedModel`, which makes their `fit`, `evaluate` and `predict`
+under a strategy match the single-device results (see its docstring for
+what Keras does differently on its own). Logical CPU devices (to try
+`MirroredStrategy` on a machine without accelerators) must be configured
+before anything else touches the TF runtime, so call `configure_logical_cpus`
+first thing in the process.
+
+Example:
+  >>> configure_logical_cpus(2)  # optional, before any other TF call
+  >>> strategy = make_strategy("mirrored")
+  >>> strategy.num_replicas_in_sync
+  2
+  >>> with strategy.scope():
+  ...   model = build_classifier("gcn", graph.num_classes)
+  ...   compile_classifier(model, learning_rate=0.01)
+  >>> model.fit(whole_graph_dataset(graph, graph.split_nodes("train")))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Mapping, Optional
+
+import keras
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+
+
+def configure_logical_cpus(count: int) -> None:
+  """Splits the (first) physical CPU into `count` logical devices.
+
+  Raises:
+    ValueError: if `count` < 1.
+    RuntimeError: if the TF runtime is already initialised with another
+      device layout (any TF op, even `tf.config.list_logical_devices`,
+      initialises it).
+  """
+  if count < 1:
+    raise ValueError(f"count must be >= 1, got {count}")
+  cpu = tf.config.list_physical_devices("CPU")[0]
+  try:
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+  except RuntimeError as error:
+    raise RuntimeError(
+        f"cannot split the CPU into {count} logical devices: the TensorFlow "
+        "runtime is already initialised (call configure_logical_cpus before "
+        f"any other TensorFlow operation in the process): {error}") from error
+
+
+def make_strategy(name: str,
+                  tpu_address: Optional[str] = None) -> tf.distribute.Strategy:
+  """The `tf.distribute` strategy called `name`.
+
+  Args:
+    name: one of `STRATEGIES`:
+      * `default`: no distribution (`tf.distribute.get_strategy()`);
+      * `mirrored`: `MirroredStrategy` over the visible GPUs, else over the
+        visible logical CPUs (see `configure_logical_cpus`);
+      * `multi_worker`: `MultiWorkerMirroredStrategy` over the cluster in the
+        `TF_CONFIG` environment variable (create it before other TF ops);
+      * `tpu`: `TPUStrategy` on the TPU at `tpu_address`.
+    tpu_address: the TPU's name or `grpc://` address, `local` for a TPU VM's
+      own chips; only for `tpu`.
+
+  Raises:
+    ValueError: for an unknown name, a missing or malformed `TF_CONFIG`, a
+      TPU address given for another strategy, or a TPU that cannot be
+      reached or initialised.
+  """
+  if name not in STRATEGIES:
+    raise ValueError(f"unknown strategy {name!r}; choose one of "
+                     f"{list(STRATEGIES)}")
+  if tpu_address is not None and name != "tpu":
+    raise ValueError(f"a TPU address is only used by the tpu strategy, not "
+                     f"{name!r}")
+  if name == "default":
+    return tf.distribute.get_strategy()
+  if name == "mirrored":
+    devices = (tf.config.list_logical_devices("GPU")
+               or tf.config.list_logical_devices("CPU"))
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
+  if name == "multi_worker":
+    check_tf_config(os.environ.get("TF_CONFIG"))
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  return _tpu_strategy(tpu_address)
+
+
+def check_tf_config(value: Optional[str]) -> None:
+  """Raises a ValueError naming TF_CONFIG unless `value` describes a cluster
+  and this process's task in it."""
+  if not value:
+    raise ValueError("the multi_worker strategy reads the cluster from the "
+                     "TF_CONFIG environment variable, which is not set")
+  try:
+    config: Any = json.loads(value)
+  except json.JSONDecodeError as error:
+    raise ValueError(f"TF_CONFIG is not valid JSON: {error}") from None
+  cluster = config.get("cluster") if isinstance(config, dict) else None
+  task = config.get("task") if isinstance(config, dict) else None
+  if not isinstance(cluster, dict) or not cluster or not all(
+      isinstance(hosts, list) and hosts for hosts in cluster.values()):
+    raise ValueError('TF_CONFIG needs a "cluster" mapping each job name to a '
+                     f'non-empty list of host:port addresses, got {value!r}')
+  if (not isinstance(task, dict) or task.get("type") not in cluster
+      or not isinstance(task.get("index"), int)
+      or not 0 <= task["index"] < len(cluster[task["type"]])):
+    raise ValueError('TF_CONFIG needs a "task" with a "type" from its '
+                     'cluster and an "index" into that job\'s addresses, '
+                     f"got {value!r}")
+
+
+def _tpu_strategy(address: Optional[str]) -> tf.distribute.TPUStrategy:
+  try:
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=address)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+  except (ValueError, tf.errors.OpError) as error:
+    reason = str(error).strip().split("\n", 1)[0]
+    where = f"at {address!r}" if address else "(no --tpu address given)"
+    raise ValueError(f"no TPU could be found or initialised {where}; the tpu "
+                     f"strategy needs a TPU ({reason})") from error
+  return tf.distribute.TPUStrategy(resolver)
+
+
+def all_gather_element(data: Any) -> Any:
+  """Inside a replica of a multi-replica strategy, the element `data` was cut
+  from: every tensor gathered from all replicas along axis 0, in replica
+  order. Elsewhere `data` itself."""
+  context = tf.distribute.get_replica_context()
+  if context is None or context.num_replicas_in_sync == 1:
+    return data
+  return tf.nest.map_structure(
+      lambda t: None if t is None else context.all_gather(t, axis=0), data)
+
+
+def first_replica_only(outputs: Any) -> Any:
+  """`outputs` on the first replica, empty (zero rows) on the others."""
+  context = tf.distribute.get_replica_context()
+  if context is None or context.num_replicas_in_sync == 1:
+    return outputs
+  first = tf.equal(context.replica_id_in_sync_group, 0)
+  return tf.nest.map_structure(
+      lambda t: t[:tf.where(first, tf.shape(t)[0], 0)], outputs)
+
+
+class DistributedModel(keras.Model):
+  """A `keras.Model` that trains under `tf.distribute` as on one device.
+
+  Keras 3.15 differs in two ways, which this class corrects:
+
+  * Under a strategy, `fit`, `evaluate` and `predict` first build the model
+    from a batch averaged over the replicas. That reads one extra batch (a
+    dataset that reshuffles on every pass then starts from its second
+    order), turns integer ids into floats and fails when replicas get
+    batches of different sizes (an odd batch on two replicas). Here the
+    model is built from the dataset's element spec instead (through Keras'
+    private `_maybe_symbolic_build` hook).
+  * tf.distribute cuts every tensor of an element along axis 0, one piece
+    per replica. Elements that are not batches of independent examples
+    (`is_unsplittable`, e.g. a whole graph) are gathered back whole on every
+    replica, which then runs the full step: the compiled loss is scaled by
+    1 / num_replicas_in_sync and the replicas' gradients are summed, so the
+    update is the single-device one. For them, only the first replica
+    returns predictions.
+
+  Batches that are split keep Keras' semantics: each replica's loss is the
+  mean over its share and the replicas' losses are averaged, which is the
+  single-device loss when the shares are equally large. A loss term that a
+  subclass computes by hand must be divided by `num_replicas_in_sync` as
+  the compiled loss is.
+  """
+
+  def is_unsplittable(self, inputs: Mapping[str, Any]) -> bool:
+    """Whether the inputs `x` of a batch (or their specs) must reach every
+    replica whole."""
+    del inputs
+    return False
+
+  def whole_element(self, data: Any) -> Any:
+    """The batch a replica's step works on: `data` gathered back whole from
+    all replicas if `is_unsplittable` says so, else `data` itself."""
+    x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+    return all_gather_element(data) if self.is_unsplittable(x) else data
+
+  def train_step(self, data):
+    return super().train_step(self.whole_element(data))
+
+  def test_step(self, data):
+    return super().test_step(self.whole_element(data))
+
+  def predict_step(self, data):
+    whole = self.whole_element(data)
+    outputs = super().predict_step(whole)
+    return outputs if whole is data else first_replica_only(outputs)
+
+  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+    # Keras' hook that builds from the replica-averaged first batch.
+    if iterator is not None and data_batch is None:
+      dataset = iterator.data_adapter.get_tf_dataset()
+      if isinstance(dataset, tf.data.Dataset):
+        iterator, data_batch = None, dataset.element_spec
+    super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
