@@ -42,7 +42,8 @@ from gam.agreement_regularization import (GAM_KEYS, LEFT_LABELS, PAIR_WEIGHTS,
 from gam.cotraining import CoTrainingHistory, CoTrainingOptions
 from gam.self_labeling import (class_shares, label_candidates,
                                select_new_labels)
-from graph_models.distribution import DistributedModel
+from graph_models.distribution import (DistributedModel,
+                                       reducible_across_workers)
 from graph_models.graph import UNLABELED, Graph
 from graph_models.neighbor_packing import FEATURES
 from graph_models.node_graph_model import is_whole_graph
@@ -194,7 +195,8 @@ class GraphAgreementModel(DistributedModel):
       scaled = self.optimizer.scale_loss(loss)
     variables = self.node_model.trainable_variables
     self.optimizer.apply(tape.gradient(scaled, variables), variables)
-    return self.compute_metrics(inputs, y, y_pred, sample_weight=sample_weight)
+    return reducible_across_workers(self.compute_metrics(
+        inputs, y, y_pred, sample_weight=sample_weight))
 
   def fit(self, x=None, y=None, **kwargs):
     """`fit(graph, verbose=1, callbacks=None, checkpoint_dir=None)` runs the

@@ -136,8 +136,11 @@ def all_gather_element(data: Any) -> Any:
   context = tf.distribute.get_replica_context()
   if context is None or context.num_replicas_in_sync == 1:
     return data
+  # Multi-worker strategies hand out input tensors without a device, and
+  # their all_gather needs one: the identity takes the replica's device.
   return tf.nest.map_structure(
-      lambda t: None if t is None else context.all_gather(t, axis=0), data)
+      lambda t: None if t is None else context.all_gather(tf.identity(t),
+                                                          axis=0), data)
 
 
 def first_replica_only(outputs: Any) -> Any:
@@ -148,6 +151,26 @@ def first_replica_only(outputs: Any) -> Any:
   first = tf.equal(context.replica_id_in_sync_group, 0)
   return tf.nest.map_structure(
       lambda t: t[:tf.where(first, tf.shape(t)[0], 0)], outputs)
+
+
+def _in_multi_worker_mode() -> bool:
+  strategy = tf.distribute.get_strategy()
+  # The test Keras applies before its cross-worker reduction of step logs.
+  return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+          and strategy.extended._in_multi_worker_mode())  # pylint: disable=protected-access
+
+
+def reducible_across_workers(logs: Any) -> Any:
+  """`logs` with scalars as 1-vectors when training across workers.
+
+  Keras reduces step logs across workers with `strategy.reduce("MEAN", v,
+  axis=0)`, which fails on scalars ("Invalid reduction dimension 0"); on a
+  1-vector it is the mean over replicas, as on one worker.
+  """
+  if not _in_multi_worker_mode():
+    return logs
+  return tf.nest.map_structure(
+      lambda t: tf.reshape(t, [1]) if t.shape.rank == 0 else t, logs)
 
 
 class DistributedModel(keras.Model):
@@ -190,10 +213,12 @@ class DistributedModel(keras.Model):
     return all_gather_element(data) if self.is_unsplittable(x) else data
 
   def train_step(self, data):
-    return super().train_step(self.whole_element(data))
+    return reducible_across_workers(
+        super().train_step(self.whole_element(data)))
 
   def test_step(self, data):
-    return super().test_step(self.whole_element(data))
+    return reducible_across_workers(
+        super().test_step(self.whole_element(data)))
 
   def predict_step(self, data):
     whole = self.whole_element(data)

@@ -1,9 +1,12 @@
 """`graph_models.distribution`: strategies by name, logical CPUs, and training
-under `MirroredStrategy` that ends exactly where one device does."""
+under `MirroredStrategy` (two logical CPUs) and `MultiWorkerMirroredStrategy`
+(two worker processes on 127.0.0.1) that ends exactly where one device
+does."""
 
 import json
 import os
 import pathlib
+import socket
 import subprocess
 import sys
 
@@ -12,7 +15,7 @@ import tensorflow as tf
 
 from graph_models import distribution
 
-SCRIPT = pathlib.Path(__file__).with_name("mirrored_equivalence.py")
+SCRIPT = pathlib.Path(__file__).with_name("strategy_equivalence.py")
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 # Replicas that split a batch add their half-batch gradients in another order
@@ -35,30 +38,84 @@ CASE_TOLERANCES = {
 }
 
 
+def _script_env(**extra: str) -> dict:
+  return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
+
+
+def _last_json_line(stdout: str) -> dict:
+  return json.loads(stdout.strip().splitlines()[-1])
+
+
 @pytest.fixture(scope="module")
-def equivalence():
+def mirrored():
   """The script's JSON; it runs in its own process, as the two logical CPUs
   must be set up before TensorFlow starts."""
   result = subprocess.run(
-      [sys.executable, str(SCRIPT)], cwd=REPO_ROOT, capture_output=True,
-      text=True, timeout=900, check=False,
-      env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+      [sys.executable, str(SCRIPT), "mirrored"], cwd=REPO_ROOT,
+      capture_output=True, text=True, timeout=900, check=False,
+      env=_script_env())
   assert result.returncode == 0, result.stderr[-5000:]
-  return json.loads(result.stdout.strip().splitlines()[-1])
+  return _last_json_line(result.stdout)
 
 
-@pytest.mark.parametrize("case", sorted(CASE_TOLERANCES))
-def test_mirrored_training_matches_one_device(equivalence, case):
-  result = equivalence[case]
+def _free_ports(count: int) -> list:
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+@pytest.fixture(scope="module")
+def multi_worker():
+  """Each worker's JSON: two processes, one worker each, joined through
+  TF_CONFIG on 127.0.0.1."""
+  cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+  workers = [
+      subprocess.Popen(
+          [sys.executable, str(SCRIPT), "multi_worker"], cwd=REPO_ROOT,
+          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+          env=_script_env(TF_CONFIG=json.dumps({
+              "cluster": cluster, "task": {"type": "worker", "index": i}})))
+      for i in range(2)]
+  outputs = []
+  try:
+    for worker in workers:
+      stdout, stderr = worker.communicate(timeout=900)
+      assert worker.returncode == 0, stderr[-5000:]
+      outputs.append(_last_json_line(stdout))
+  finally:
+    for worker in workers:
+      worker.kill()
+  return outputs
+
+
+def _check_matches_one_device(result: dict, case: str) -> None:
   assert result["replicas"] == 2
   # NaN (a diverged run) fails the comparison too.
   assert result["max_abs_weight_diff"] <= CASE_TOLERANCES[case], result
   if "max_update" in result:  # training moved far beyond the tolerance
     assert result["max_update"] > 100 * SPLIT_TOLERANCE
-  assert result["mirrored"].keys() == result["default"].keys()
+  assert result["strategy"].keys() == result["default"].keys()
   for name, value in result["default"].items():
-    assert result["mirrored"][name] == pytest.approx(value, rel=1e-5,
+    assert result["strategy"][name] == pytest.approx(value, rel=1e-5,
                                                      abs=1e-6), name
+
+
+@pytest.mark.parametrize("case", sorted(CASE_TOLERANCES))
+def test_mirrored_training_matches_one_device(mirrored, case):
+  _check_matches_one_device(mirrored[case], case)
+
+
+@pytest.mark.parametrize("case", sorted(CASE_TOLERANCES))
+def test_multi_worker_training_matches_one_device(multi_worker, case):
+  for worker in multi_worker:
+    _check_matches_one_device(worker[case], case)
+  # Both workers end with the same model.
+  assert multi_worker[0][case]["weight_sum"] == multi_worker[1][case][
+      "weight_sum"]
 
 
 def test_default_strategy_is_the_current_one():

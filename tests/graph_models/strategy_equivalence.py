@@ -1,17 +1,21 @@
-"""Trains each model on one device and under `MirroredStrategy`; prints JSON.
+"""Trains each model on one device and under a strategy; prints JSON.
 
-Run as its own process, since the two logical CPUs must be configured before
+Run as its own process, since a strategy's devices must be set up before
 TensorFlow starts:
 
-  python tests/graph_models/mirrored_equivalence.py [case ...]
+  python tests/graph_models/strategy_equivalence.py mirrored [case ...]
+  TF_CONFIG=... python tests/graph_models/strategy_equivalence.py \
+      multi_worker [case ...]
 
+`mirrored` splits the CPU into two logical devices; `multi_worker` joins the
+cluster in `TF_CONFIG` (one process per worker, each printing its own JSON).
 For every case (default: all of `CASES`) the same model (same seed, same
 initial weights, same global batches) is trained once with the default
-strategy and once under `MirroredStrategy` over two logical CPUs. The JSON
-maps each case to `replicas`, `max_abs_weight_diff` (between the two runs),
-`max_update` (how far the single-device run moved the weights from the
-copied initial ones), the final metrics of both runs (`default`,
-`mirrored`) and `seconds`.
+strategy and once under the strategy. The JSON maps each case to
+`replicas`, `max_abs_weight_diff` (between the two runs), `weight_sum` (sum
+of the strategy run's absolute weights, for comparing workers), `max_update`
+(how far the single-device run moved the weights from the copied initial
+ones), the final metrics of both runs (`default`, `strategy`) and `seconds`.
 
 The plain classifiers use no dropout: each replica draws its own dropout
 masks for its share of a mini-batch, so the two runs would differ by design.
@@ -29,9 +33,13 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
-from graph_models.distribution import configure_logical_cpus
+from graph_models.distribution import configure_logical_cpus, make_strategy
 
-configure_logical_cpus(2)
+if __name__ == "__main__":
+  if sys.argv[1:2] == ["mirrored"]:
+    configure_logical_cpus(2)
+  # A multi-worker strategy must exist before any other TF operation.
+  STRATEGY = make_strategy(sys.argv[1])
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import keras
@@ -44,7 +52,6 @@ from gam.cotraining import CoTrainingOptions
 from gam.graph_agreement_model import GraphAgreementModel
 from gam.graph_regularization import GraphRegularizationModel
 from graph_models import nsl, training
-from graph_models.distribution import make_strategy
 from graph_models.graph import Graph
 from graph_models.neighbor_packing import packed_dataset
 from graph_models.synthetic import generate_flickr_like
@@ -191,18 +198,20 @@ CASES: Dict[str, Run] = {
 }
 
 
-def compare(run: Run, mirrored: tf.distribute.Strategy) -> Dict[str, Any]:
+def compare(run: Run, strategy: tf.distribute.Strategy) -> Dict[str, Any]:
   initial: List[np.ndarray] = []
-  results: Dict[str, Any] = {"replicas": mirrored.num_replicas_in_sync}
+  results: Dict[str, Any] = {"replicas": strategy.num_replicas_in_sync}
   weights = {}
   start = time.perf_counter()
-  for name, strategy in (("default", tf.distribute.get_strategy()),
-                         ("mirrored", mirrored)):
+  for name, current in (("default", tf.distribute.get_strategy()),
+                        ("strategy", strategy)):
     training.seed_everything(SEED)
-    weights[name], results[name] = run(strategy, initial)
+    weights[name], results[name] = run(current, initial)
   results["max_abs_weight_diff"] = max(
       float(np.max(np.abs(a - b)))
-      for a, b in zip(weights["default"], weights["mirrored"]))
+      for a, b in zip(weights["default"], weights["strategy"]))
+  results["weight_sum"] = float(sum(np.abs(w).sum()
+                                    for w in weights["strategy"]))
   if initial:  # how far training moved the weights
     results["max_update"] = max(
         float(np.max(np.abs(a - b)))
@@ -211,11 +220,6 @@ def compare(run: Run, mirrored: tf.distribute.Strategy) -> Dict[str, Any]:
   return results
 
 
-def main(names: List[str]) -> None:
-  mirrored = make_strategy("mirrored")
-  print(json.dumps({name: compare(CASES[name], mirrored)
-                    for name in names or CASES}))
-
-
 if __name__ == "__main__":
-  main(sys.argv[1:])
+  print(json.dumps({name: compare(CASES[name], STRATEGY)
+                    for name in sys.argv[2:] or CASES}))
