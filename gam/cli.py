@@ -78,6 +78,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   parser.add_argument("--tpu", metavar="ADDRESS",
                       help="TPU name or grpc:// address (--strategy tpu); "
                            "'local' for a TPU VM's own chips")
+  parser.add_argument("--static-shapes", action="store_true",
+                      help="pad the last mini-batch to --batch-size (every "
+                           "step the same shapes; on by default for tpu)")
+  parser.add_argument("--jit-compile", action="store_true",
+                      help="compile the training steps with XLA")
   parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                       help="progress output (GAM: 1 = a line per round, "
                            "2 = also Keras progress bars)")
@@ -111,7 +116,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         "re-initialising it")
   gam.add_argument("--checkpoint-dir", type=pathlib.Path,
                    help="round checkpoints (default: <output>/checkpoints)")
-  return parser.parse_args(argv)
+  args = parser.parse_args(argv)
+  if args.gam and (args.static_shapes or args.jit_compile):
+    parser.error("--static-shapes and --jit-compile train the plain "
+                 "classifier; GAM's pair batches do not take them")
+  # TPUs compile every step with XLA and need the same shapes each time.
+  args.static_shapes = args.static_shapes or args.strategy == "tpu"
+  return args
 
 
 def _classifier_kwargs(args: argparse.Namespace) -> dict:
@@ -149,7 +160,8 @@ def run_classifier(graph, args: argparse.Namespace,
   options = training.TrainingOptions(
       epochs=args.epochs or DEFAULT_EPOCHS[args.model],
       learning_rate=args.learning_rate, batch_size=args.batch_size,
-      max_neighbors=args.max_neighbors, seed=args.seed)
+      max_neighbors=args.max_neighbors, seed=args.seed,
+      static_shapes=args.static_shapes, jit_compile=args.jit_compile)
   with strategy.scope():
     result = training.train_node_classifier(
         graph, args.model, options, verbose=args.verbose,

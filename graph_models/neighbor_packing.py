@@ -4,7 +4,10 @@ A packed example holds the centre node's features under `feature_name`, its id
 under `node_id`, and for each of up to `max_neighbors` neighbours
 `NL_nbr_<i>_<feature_name>`, `NL_nbr_<i>_node_id` and `NL_nbr_<i>_weight`
 (names from NSL's `GraphNeighborConfig`). Missing neighbours are zero
-features with weight 0 and id -1, so every batch has static shapes.
+features with weight 0 and id -1, so every example has the same shapes;
+`pad_remainder` pads the last batch with examples of id -1 (zero features,
+no neighbours, sample weight 0), so every batch has the same shapes too, as
+TPUs and XLA want, without changing a loss or a metric.
 
 Only the neighbour table (`[nodes, max_neighbors]` ids and weights) is built
 up front; features are gathered per batch inside the `tf.data` pipeline, so
@@ -90,14 +93,17 @@ def neighbor_table(graph: Graph, max_neighbors: int) -> Tuple[np.ndarray,
 
 
 def _feature_gatherer(features):
-  """A function mapping a batch of node ids to their dense feature rows."""
+  """A function mapping a batch of node ids to their dense feature rows
+  (zeros for the id -1)."""
   num_features = features.shape[1]
   if sp.issparse(features) and (features.shape[0] * num_features * 4
                                 > _DENSE_FEATURE_BUDGET):
     csr = features.tocsr()
 
     def gather_rows(ids):
-      return csr[np.maximum(ids, 0)].toarray().astype(np.float32)
+      rows = csr[np.maximum(ids, 0)].toarray().astype(np.float32)
+      rows[ids < 0] = 0.0
+      return rows
 
     def gather(ids):
       rows = tf.numpy_function(gather_rows, [ids], tf.float32, stateful=False)
@@ -106,7 +112,8 @@ def _feature_gatherer(features):
 
   table = tf.constant(features.toarray() if sp.issparse(features) else
                       features, dtype=tf.float32)
-  return lambda ids: tf.gather(table, tf.maximum(ids, 0))
+  return lambda ids: tf.where((ids >= 0)[:, None],
+                              tf.gather(table, tf.maximum(ids, 0)), 0.0)
 
 
 def neighbor_packer(graph: Graph, max_neighbors: int,
@@ -115,7 +122,8 @@ def neighbor_packer(graph: Graph, max_neighbors: int,
   """A `tf.data`-friendly function: a `[B]` batch of node ids -> packed batch.
 
   The packed batch holds `node_id`, the nodes' features under `feature_name`
-  and, for each of `max_neighbors` slots, the `NL_nbr_<i>_*` tensors.
+  and, for each of `max_neighbors` slots, the `NL_nbr_<i>_*` tensors. The id
+  -1 (padding) packs zero features and no neighbours.
   """
   ids_table, weight_table = neighbor_table(graph, max_neighbors)
   ids_table = tf.constant(ids_table)
@@ -124,31 +132,40 @@ def neighbor_packer(graph: Graph, max_neighbors: int,
 
   def pack(ids):
     example = {NODE_ID: ids, feature_name: gather(ids)}
-    nbr_ids = tf.gather(ids_table, ids)
-    nbr_weights = tf.gather(weight_table, ids)
+    real = (ids >= 0)[:, None]
+    nbr_ids = tf.where(real, tf.gather(ids_table, tf.maximum(ids, 0)), -1)
+    nbr_weights = tf.where(real, tf.gather(weight_table, tf.maximum(ids, 0)),
+                           0.0)
     for i in range(max_neighbors):
-      valid = nbr_ids[:, i] >= 0
       example[nsl.neighbor_feature_name(i, NODE_ID)] = nbr_ids[:, i]
-      example[nsl.neighbor_feature_name(i, feature_name)] = tf.where(
-          valid[:, None], gather(nbr_ids[:, i]), 0.0)
+      example[nsl.neighbor_feature_name(i, feature_name)] = gather(
+          nbr_ids[:, i])
       example[nsl.neighbor_weight_name(i)] = nbr_weights[:, i:i + 1]
     return example
   return pack
 
 
 def node_id_batches(nodes: np.ndarray, batch_size: int, shuffle: bool,
-                    seed: int, repeat: bool,
-                    drop_remainder: bool) -> tf.data.Dataset:
-  """Batches of node ids, optionally reshuffled every epoch and repeated."""
+                    seed: int, repeat: bool, drop_remainder: bool,
+                    pad_remainder: bool = False) -> tf.data.Dataset:
+  """Batches of node ids, optionally reshuffled every epoch and repeated;
+  `pad_remainder` fills the last batch up with the id -1."""
   if batch_size < 1:
     raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+  if drop_remainder and pad_remainder:
+    raise ValueError("drop_remainder and pad_remainder exclude each other")
   dataset = tf.data.Dataset.from_tensor_slices(nodes)
   if shuffle:
     dataset = dataset.shuffle(nodes.size, seed=seed,
                               reshuffle_each_iteration=True)
   if repeat:
     dataset = dataset.repeat()
-  return dataset.batch(batch_size, drop_remainder=drop_remainder)
+  dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+  if pad_remainder:
+    dataset = dataset.map(lambda ids: tf.ensure_shape(tf.pad(
+        ids, [[0, batch_size - tf.shape(ids)[0]]], constant_values=-1),
+                                                      [batch_size]))
+  return dataset
 
 
 def packed_dataset(graph: Graph,
@@ -160,7 +177,8 @@ def packed_dataset(graph: Graph,
                    seed: int = 0,
                    repeat: bool = False,
                    feature_name: str = FEATURES,
-                   drop_remainder: bool = False) -> tf.data.Dataset:
+                   drop_remainder: bool = False,
+                   pad_remainder: bool = False) -> tf.data.Dataset:
   """Batches of packed neighbourhoods of `nodes`, with their labels.
 
   Args:
@@ -175,9 +193,17 @@ def packed_dataset(graph: Graph,
     repeat: repeat forever (for `steps_per_epoch` training).
     feature_name: the name of the node feature in the packed example.
     drop_remainder: drop the last partial batch (static batch shapes).
+    pad_remainder: pad the last batch with empty examples of sample weight 0
+      instead (static batch shapes, every node kept).
 
   Returns:
-    A `tf.data.Dataset` of `(features_dict, labels)`.
+    A `tf.data.Dataset` of `(features_dict, labels)`, or of
+    `(features_dict, labels, sample_weights)` with `pad_remainder`: 0 for
+    the padding and `batch_size / nodes in the batch` for the nodes, so
+    that a loss averaged over the padded batch (Keras' default reduction,
+    also per replica under `tf.distribute`) is the mean over its nodes.
+    Keras applies sample weights to `weighted_metrics` only: compile
+    metrics there, or the padding counts in them.
 
   Example:
     >>> ds = packed_dataset(graph, graph.split_nodes("train"), max_neighbors=2,
@@ -188,9 +214,15 @@ def packed_dataset(graph: Graph,
   label_table = tf.constant(labels.astype(np.int64))
   pack = neighbor_packer(graph, max_neighbors, feature_name)
   dataset = node_id_batches(nodes, batch_size, shuffle, seed, repeat,
-                            drop_remainder)
-  dataset = dataset.map(lambda ids: (pack(ids), tf.gather(label_table, ids)),
-                        num_parallel_calls=tf.data.AUTOTUNE,
+                            drop_remainder, pad_remainder)
+
+  def example(ids):
+    labels = tf.gather(label_table, tf.maximum(ids, 0))
+    if not pad_remainder:
+      return pack(ids), labels
+    real = tf.cast(ids >= 0, tf.float32)
+    return pack(ids), labels, real * (batch_size / tf.reduce_sum(real))
+  dataset = dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE,
                         deterministic=True)
   return dataset.prefetch(tf.data.AUTOTUNE)
 

@@ -81,7 +81,10 @@ def packed_to_graphs_tuple(inputs: Dict[str, tf.Tensor],
 
   Example b becomes graph b with nodes `[centre, nbr_0, ..., nbr_{K-1}]` and
   an edge `nbr_i -> centre` of weight `NL_nbr_i_weight` for each neighbour
-  with a positive weight.
+  with a positive weight. An empty slot (weight 0) keeps its edge, as a
+  self-loop of weight 0 on its own zero node, so that every batch of B
+  examples has B * (K + 1) nodes and B * K edges (static shapes for XLA and
+  TPUs) while no centre receives anything from it.
   """
   centre = tf.cast(inputs[feature_name], tf.float32)
   k = num_packed_neighbors(inputs) if uses_edges else 0
@@ -97,16 +100,12 @@ def packed_to_graphs_tuple(inputs: Dict[str, tf.Tensor],
                  [batch, 1]) for i in range(k)], axis=1)
   centres = tf.range(batch) * (k + 1)
   neighbour_index = centres[:, None] + 1 + tf.range(k)[None, :]
-  present = weights > 0
+  receivers = tf.where(weights > 0, centres[:, None], neighbour_index)
   graph = graphs.GraphsTuple(
-      nodes=nodes,
-      edges=tf.boolean_mask(weights, present)[:, None],
-      senders=tf.boolean_mask(neighbour_index, present),
-      receivers=tf.boolean_mask(
-          tf.broadcast_to(centres[:, None], [batch, k]), present),
-      globals=None,
-      n_node=tf.fill([batch], k + 1),
-      n_edge=tf.reduce_sum(tf.cast(present, tf.int32), axis=1))
+      nodes=nodes, edges=tf.reshape(weights, [batch * k, 1]),
+      senders=tf.reshape(neighbour_index, [-1]),
+      receivers=tf.reshape(receivers, [-1]), globals=None,
+      n_node=tf.fill([batch], k + 1), n_edge=tf.fill([batch], k))
   return graph, centres
 
 

@@ -16,6 +16,7 @@ from typing import Dict, Optional, Type
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_config  # pylint: disable=g-direct-tensorflow-import
 
 from graph_models.commnet import GraphConvolutionalNodeClassifier
 from graph_models.gcn import GCNNodeClassifier
@@ -38,12 +39,17 @@ def is_full_batch(model: keras.Model) -> bool:
   return isinstance(model, GCNNodeClassifier)
 
 
-def seed_everything(seed: int) -> None:
-  """Seeds Python, NumPy and TF and makes TF ops deterministic."""
+def seed_everything(seed: int, deterministic_ops: bool = True) -> None:
+  """Seeds Python, NumPy and TF, and makes TF ops deterministic unless
+  `deterministic_ops` is False (Keras refuses XLA compilation while they
+  are; XLA's CPU kernels are deterministic on their own)."""
   random.seed(seed)
   np.random.seed(seed)
   keras.utils.set_random_seed(seed)
-  tf.config.experimental.enable_op_determinism()
+  if deterministic_ops:
+    tf.config.experimental.enable_op_determinism()
+  else:
+    tf_config.disable_op_determinism()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,12 +62,18 @@ class TrainingOptions:
     batch_size: examples per mini-batch (ignored by full-batch models).
     max_neighbors: neighbours packed per example for mini-batch models.
     seed: seeds initialisation, dropout and shuffling.
+    static_shapes: pad the last mini-batch of every pass to `batch_size`
+      (masked by sample weights), so that every step has the same shapes,
+      as TPUs need and XLA prefers.
+    jit_compile: compile training and evaluation steps with XLA.
   """
   epochs: int = 200
   learning_rate: float = 0.01
   batch_size: int = 64
   max_neighbors: int = 5
   seed: int = 0
+  static_shapes: bool = False
+  jit_compile: bool = False
 
   def __post_init__(self):
     for field in ("epochs", "batch_size"):
@@ -96,28 +108,33 @@ def node_datasets(graph: Graph, model: keras.Model, options: TrainingOptions,
     if nodes.size == 0:
       continue
     if split != "train" or is_full_batch(model):
-      datasets[split] = evaluation_dataset(graph, model, nodes, max_neighbors,
-                                           labels)
+      datasets[split] = evaluation_dataset(
+          graph, model, nodes, max_neighbors, labels,
+          pad_remainder=options.static_shapes)
     else:
       datasets[split] = packed_dataset(
           graph, nodes, max_neighbors, batch_size=options.batch_size,
           labels=labels, shuffle=True, seed=options.seed,
-          feature_name=model.feature_name)
+          feature_name=model.feature_name,
+          pad_remainder=options.static_shapes)
   return datasets
 
 
 def evaluation_dataset(graph: Graph, model: keras.Model, nodes,
                        max_neighbors: int = 0,
                        labels: Optional[np.ndarray] = None,
-                       batch_size: int = 1024) -> tf.data.Dataset:
+                       batch_size: int = 1024,
+                       pad_remainder: bool = False) -> tf.data.Dataset:
   """Labelled inputs for `model.evaluate` on `nodes` (labels default to
-  `graph.labels`)."""
+  `graph.labels`); `pad_remainder` as in `packed_dataset` (a whole graph
+  has static shapes already)."""
   if is_full_batch(model):
     return whole_graph_dataset(graph, nodes, labels).cache()
   return packed_dataset(graph, nodes,
                         max_neighbors if model.uses_edges else 0,
                         batch_size=batch_size, labels=labels,
-                        feature_name=model.feature_name)
+                        feature_name=model.feature_name,
+                        pad_remainder=pad_remainder)
 
 
 def prediction_dataset(graph: Graph, model: keras.Model, nodes,
@@ -133,11 +150,26 @@ def prediction_dataset(graph: Graph, model: keras.Model, nodes,
                          repeat=False, drop_remainder=False).map(pack)
 
 
-def compile_classifier(model: keras.Model, learning_rate: float) -> None:
+def compile_classifier(model: keras.Model, learning_rate: float,
+                       jit_compile: bool = False) -> None:
+  """Adam, cross-entropy on logits, accuracy; `jit_compile` for XLA.
+
+  Raises:
+    ValueError: for `jit_compile` while TF op determinism is on, which
+      would make Keras fall back to graph mode.
+  """
+  if jit_compile and tf_config.is_op_determinism_enabled():
+    raise ValueError(
+        "jit_compile=True needs TensorFlow op determinism off (Keras runs "
+        "without XLA otherwise): seed with seed_everything(seed, "
+        "deterministic_ops=False)")
   model.compile(
       optimizer=keras.optimizers.Adam(learning_rate),
       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+      # Weighted, so that the padding of static-shape batches is not counted.
+      weighted_metrics=[
+          keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+      jit_compile=jit_compile)
 
 
 @dataclasses.dataclass
@@ -161,9 +193,9 @@ def train_node_classifier(graph: Graph, model_name: str,
     >>> result = train_node_classifier(graph, "gcn", TrainingOptions(seed=1))
     >>> result.accuracy["test"]
   """
-  seed_everything(options.seed)
+  seed_everything(options.seed, deterministic_ops=not options.jit_compile)
   model = build_classifier(model_name, graph.num_classes, **model_kwargs)
-  compile_classifier(model, options.learning_rate)
+  compile_classifier(model, options.learning_rate, options.jit_compile)
   datasets = node_datasets(graph, model, options)
   start = time.perf_counter()
   history = model.fit(

@@ -24,3 +24,14 @@ def cora(cora_dir):
   """Real Cora as a `Graph` (immutable, so one copy serves every test)."""
   from graph_models.sources import load_graph  # pylint: disable=g-import-not-at-top
   return load_graph("planetoid/cora", cora_dir)
+
+
+@pytest.fixture(autouse=True)
+def keep_op_determinism():
+  """Tests that train with XLA turn TF op determinism off (Keras refuses
+  `jit_compile` otherwise); the tests after them find it as it was."""
+  from tensorflow.python.framework import config  # pylint: disable=g-import-not-at-top,g-direct-tensorflow-import
+  enabled = config.is_op_determinism_enabled()
+  yield
+  if enabled:
+    config.enable_op_determinism()

@@ -78,6 +78,23 @@ def test_bad_strategy_flags_are_clear_errors(tmp_path, capsys, monkeypatch,
   assert error.startswith("gam-train: error:") and message in error
 
 
+def test_static_shapes_and_xla_train_the_classifier(tmp_path):
+  out = tmp_path / "run"
+  code = cli.main(["--dataset", "flickr_synthetic_small", "--model", "commnet",
+                   "--epochs", "10", "--batch-size", "48", "--static-shapes",
+                   "--jit-compile", "--output", str(out), "--verbose", "0"])
+  assert code == 0
+  results = json.loads((out / "results.json").read_text())
+  assert results["config"]["static_shapes"] and results["config"]["jit_compile"]
+  assert results["test_accuracy"] > results["majority_class_test_accuracy"]
+
+
+def test_static_shapes_are_refused_with_gam(tmp_path, capsys):
+  with pytest.raises(SystemExit, match="2"):
+    cli.main(["--gam", "--jit-compile", "--output", str(tmp_path)])
+  assert "GAM's pair batches" in capsys.readouterr().err
+
+
 def test_module_entry_point_prints_help():
   result = subprocess.run([sys.executable, "-m", "gam", "--help"],
                           capture_output=True, text=True, check=True)
