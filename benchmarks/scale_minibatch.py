@@ -40,7 +40,6 @@ def peak_rss_gib() -> float:
 def measure(num_nodes: int, batch_size: int, pair_steps: int) -> dict:
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   # pylint: disable=g-import-not-at-top
-  import keras
   import numpy as np
 
   from gam.agreement_regularization import (AgreementRegularization,
