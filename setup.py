@@ -47,6 +47,8 @@ setuptools.setup(
         "numpy",
         "scipy",
         "matplotlib",
+        # --tensorboard: TF's summary ops need it and TF no longer pulls it in.
+        "tensorboard",
     ],
     # dill: tfds.testing.DatasetBuilderTestCase imports it.
     extras_require={"test": ["pytest>=7", "dill"]},

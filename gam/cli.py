@@ -83,6 +83,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                            "step the same shapes; on by default for tpu)")
   parser.add_argument("--jit-compile", action="store_true",
                       help="compile the training steps with XLA")
+  parser.add_argument("--tensorboard", type=pathlib.Path, metavar="DIR",
+                      help="write TensorBoard logs here (GAM: one run per "
+                           "round plus the rounds' record)")
   parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                       help="progress output (GAM: 1 = a line per round, "
                            "2 = also Keras progress bars)")
@@ -162,15 +165,20 @@ def run_classifier(graph, args: argparse.Namespace,
       learning_rate=args.learning_rate, batch_size=args.batch_size,
       max_neighbors=args.max_neighbors, seed=args.seed,
       static_shapes=args.static_shapes, jit_compile=args.jit_compile)
+  import keras  # pylint: disable=g-import-not-at-top
+
+  callbacks = ([keras.callbacks.TensorBoard(str(args.tensorboard))]
+               if args.tensorboard else [])
   with strategy.scope():
     result = training.train_node_classifier(
         graph, args.model, options, verbose=args.verbose,
-        **_classifier_kwargs(args))
+        callbacks=callbacks, **_classifier_kwargs(args))
   scores = result.accuracy
   result.model.save(args.output / "model.keras")
-  plots.plot_training_curves(
-      result.history, args.output / "training_curves.png",
-      title=f"{args.model} on {args.dataset}")
+  title = f"{args.model} on {args.dataset}"
+  plots.plot_training_curves(result.history,
+                             args.output / "training_curves.png", title=title)
+  _plot_test_predictions(result.model, graph, args, title)
   return {
       "dataset": args.dataset, "model": args.model,
       "test_accuracy": scores.get("test"), "val_accuracy": scores.get("val"),
@@ -213,14 +221,17 @@ def run_gam(graph, args: argparse.Namespace,
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
   checkpoint_dir = args.checkpoint_dir or args.output / "checkpoints"
   start = time.perf_counter()
-  history = model.fit(graph, verbose=args.verbose,
-                      checkpoint_dir=str(checkpoint_dir))
+  history = model.fit(
+      graph, verbose=args.verbose, checkpoint_dir=str(checkpoint_dir),
+      tensorboard_dir=str(args.tensorboard) if args.tensorboard else None)
   seconds = time.perf_counter() - start
   model.save(args.output / "model.keras")
   history.save_json(args.output / "gam_history.json")
-  plots.plot_round_history(
-      history.rounds, args.output / "gam_rounds.png", history.best_round,
-      title=f"GAM with {args.model} on {args.dataset}")
+  title = f"GAM with {args.model} on {args.dataset}"
+  plots.plot_round_history(history.rounds, args.output / "gam_rounds.png",
+                           history.best_round, title=title)
+  _plot_test_predictions(model.node_model, graph, args,
+                         f"{title}, round {history.best_round}")
   best = history.best
   return {
       "dataset": args.dataset, "model": args.model, "gam": True,
@@ -235,6 +246,19 @@ def run_gam(graph, args: argparse.Namespace,
       "config": _config(args),
       "cotraining_options": options.to_dict(),
   }
+
+
+def _plot_test_predictions(classifier, graph, args: argparse.Namespace,
+                           title: str) -> None:
+  """`test_predictions.png`: confusion matrix and 2-D view of the logits."""
+  from gam import plots  # pylint: disable=g-import-not-at-top
+  nodes = graph.split_nodes("test")
+  if nodes.size == 0:
+    return
+  logits = classifier.predict(training.prediction_dataset(
+      graph, classifier, nodes, args.max_neighbors), verbose=0)
+  plots.plot_predictions(graph.labels[nodes], logits,
+                         args.output / "test_predictions.png", title)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -71,6 +72,18 @@ def _architecture(model: keras.Model) -> Dict[str, Any]:
   config = {k: v for k, v in model.get_config().items()
             if k not in ("name", "trainable", "dtype")}
   return {"class": type(model).__name__, "config": config}
+
+
+def _log_round(tensorboard_dir: str, record: Dict[str, Any]) -> None:
+  """Writes a round's numbers to `<tensorboard_dir>/rounds` at its step."""
+  writer = tf.summary.create_file_writer(os.path.join(tensorboard_dir,
+                                                      "rounds"))
+  with writer.as_default(step=record["round"]):
+    for key in ("val_accuracy", "test_accuracy", "agreement_accuracy",
+                "labelled", "new_label_accuracy", "seconds"):
+      if record.get(key) is not None:
+        tf.summary.scalar(key, float(record[key]))
+  writer.close()
 
 
 def _values(variables: Sequence[tf.Variable]) -> List[np.ndarray]:
@@ -199,9 +212,14 @@ class GraphAgreementModel(DistributedModel):
         inputs, y, y_pred, sample_weight=sample_weight))
 
   def fit(self, x=None, y=None, **kwargs):
-    """`fit(graph, verbose=1, callbacks=None, checkpoint_dir=None)` runs the
-    GAM rounds on a `Graph` and returns a `CoTrainingHistory`; any other `x`
-    goes to Keras' `fit`."""
+    """`fit(graph, verbose=1, callbacks=None, checkpoint_dir=None,
+    tensorboard_dir=None)` runs the GAM rounds on a `Graph` and returns a
+    `CoTrainingHistory`; any other `x` goes to Keras' `fit`.
+
+    With `tensorboard_dir`, each round's classifier training is logged by
+    Keras' TensorBoard callback under `<dir>/round_<r>`, and the rounds'
+    record (validation / test / agreement accuracy, labelled nodes) under
+    `<dir>/rounds`, one step per round."""
     if isinstance(x, Graph):
       if y is not None:
         raise ValueError("fit(graph) takes its labels from the graph; y must "
@@ -293,7 +311,8 @@ class GraphAgreementModel(DistributedModel):
 
   def _fit_graph(self, graph: Graph, verbose: int = 1,
                  callbacks: Optional[Sequence[keras.callbacks.Callback]] = None,
-                 checkpoint_dir: Optional[str] = None) -> CoTrainingHistory:
+                 checkpoint_dir: Optional[str] = None,
+                 tensorboard_dir: Optional[str] = None) -> CoTrainingHistory:
     if not self.compiled:
       raise RuntimeError("compile the model before fit(graph)")
     graph.require_training_labels()
@@ -371,8 +390,11 @@ class GraphAgreementModel(DistributedModel):
         record["edge_agreement"] = (float(np.mean(np.concatenate(scores) > .5))
                                     if scores else None)
       classifier_start = time.perf_counter()
+      round_callbacks = callbacks + ([keras.callbacks.TensorBoard(
+          os.path.join(tensorboard_dir, f"round_{r}"))]
+                                     if tensorboard_dir else [])
       record.update(self._train_classifier(graph, labels, pairs, round_seed,
-                                           inner_verbose, callbacks))
+                                           inner_verbose, round_callbacks))
       record["classifier_seconds"] = time.perf_counter() - classifier_start
       probabilities = self._predict_probabilities(graph)
       for split in ("val", "test"):
@@ -399,6 +421,8 @@ class GraphAgreementModel(DistributedModel):
       record["seconds"] = time.perf_counter() - start
 
       history.rounds.append(record)
+      if tensorboard_dir:
+        _log_round(tensorboard_dir, record)
       if (history.best_round is None or record["val_accuracy"]
           > history.best["val_accuracy"]):
         history.best_round = r

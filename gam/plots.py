@@ -6,6 +6,7 @@ import os
 from typing import Dict, List
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
@@ -63,6 +64,59 @@ def plot_round_history(rounds: List[Dict], path: os.PathLike,
   label_axis.set_xlabel("round")
   label_axis.set_ylabel("nodes (share of new labels correct)")
   label_axis.legend(fontsize="small")
+  if title:
+    figure.suptitle(title)
+  figure.tight_layout()
+  figure.savefig(path, dpi=100)
+  plt.close(figure)
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray,
+                     num_classes: int) -> np.ndarray:
+  """`[true class, predicted class]` counts."""
+  counts = np.zeros((num_classes, num_classes), np.int64)
+  np.add.at(counts, (np.asarray(labels), np.asarray(predictions)), 1)
+  return counts
+
+
+def principal_components(points: np.ndarray, count: int = 2) -> np.ndarray:
+  """`points` projected on their first `count` principal axes."""
+  centred = np.asarray(points, np.float64) - np.mean(points, axis=0)
+  _, _, axes = np.linalg.svd(centred, full_matrices=False)
+  return centred @ axes[:count].T
+
+
+def plot_predictions(labels: np.ndarray, logits: np.ndarray, path: os.PathLike,
+                     title: str = "") -> None:
+  """Test predictions: the confusion matrix (left) and the nodes' output
+  logits projected on their two principal axes, coloured by true class
+  (right)."""
+  num_classes = logits.shape[1]
+  counts = confusion_matrix(labels, logits.argmax(axis=1), num_classes)
+  figure, (matrix_axis, embedding_axis) = plt.subplots(1, 2,
+                                                       figsize=(11, 4.5))
+  image = matrix_axis.imshow(counts, cmap="Blues")
+  for (true, predicted), count in np.ndenumerate(counts):
+    if count:
+      matrix_axis.text(predicted, true, str(count), ha="center", va="center",
+                       fontsize="x-small",
+                       color="white" if count > counts.max() / 2 else "black")
+  matrix_axis.set_xlabel("predicted class")
+  matrix_axis.set_ylabel("true class")
+  matrix_axis.set_xticks(range(num_classes))
+  matrix_axis.set_yticks(range(num_classes))
+  accuracy = np.trace(counts) / max(counts.sum(), 1)
+  matrix_axis.set_title(f"confusion matrix (accuracy {accuracy:.3f})")
+  figure.colorbar(image, ax=matrix_axis, fraction=0.046)
+  points = principal_components(logits)
+  scatter = embedding_axis.scatter(points[:, 0], points[:, 1], c=labels,
+                                   cmap="tab10", s=6, alpha=0.7,
+                                   vmin=0, vmax=max(num_classes - 1, 1))
+  embedding_axis.set_xlabel("principal axis 1")
+  embedding_axis.set_ylabel("principal axis 2")
+  embedding_axis.set_title("output logits, coloured by true class")
+  embedding_axis.legend(*scatter.legend_elements(), title="class",
+                        fontsize="x-small", loc="best")
   if title:
     figure.suptitle(title)
   figure.tight_layout()

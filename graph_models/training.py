@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from typing import Dict, Optional, Type
+from typing import Dict, Optional, Sequence, Type
 
 import keras
 import numpy as np
@@ -184,6 +184,7 @@ class TrainingResult:
 def train_node_classifier(graph: Graph, model_name: str,
                           options: TrainingOptions = TrainingOptions(),
                           verbose: int = 0, validate_every_epoch: bool = True,
+                          callbacks: Sequence[keras.callbacks.Callback] = (),
                           **model_kwargs) -> TrainingResult:
   """Seeds, builds, compiles and fits `model_name` on `graph`'s training nodes.
 
@@ -201,6 +202,7 @@ def train_node_classifier(graph: Graph, model_name: str,
   history = model.fit(
       datasets["train"], epochs=options.epochs, verbose=verbose,
       validation_data=datasets.get("val") if validate_every_epoch else None,
+      callbacks=list(callbacks),
       shuffle=False)  # the datasets shuffle themselves
   train_seconds = time.perf_counter() - start
   accuracy = {split: float(model.evaluate(dataset, verbose=0,

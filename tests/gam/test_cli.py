@@ -7,24 +7,48 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from gam import cli
 from graph_models import whole_graph_inputs
 from graph_models.sources import load_graph
 
 
+def _scalars(directory) -> dict:
+  """`{tag: {step: value}}` of the TensorBoard event files in `directory`."""
+  values = {}
+  for path in sorted(directory.glob("events.out.tfevents.*")):
+    for record in tf.data.TFRecordDataset(str(path)):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      for value in event.summary.value:
+        values.setdefault(value.tag, {})[event.step] = float(
+            tf.make_ndarray(value.tensor))
+  return values
+
+
+def _is_png(path) -> bool:
+  data = path.read_bytes()
+  return data.startswith(b"\x89PNG") and len(data) > 10_000
+
+
 def test_main_job_writes_results_model_and_plot(tmp_path):
   out = tmp_path / "run"
   code = cli.main(["--dataset", "flickr_synthetic_small", "--model", "gcn",
-                   "--epochs", "30", "--output", str(out), "--verbose", "0"])
+                   "--epochs", "30", "--output", str(out), "--verbose", "0",
+                   "--tensorboard", str(tmp_path / "tb")])
   assert code == 0
   results = json.loads((out / "results.json").read_text())
   assert results["model"] == "gcn"
   assert results["config"]["epochs"] == 30
   assert results["test_accuracy"] > results["majority_class_test_accuracy"]
   assert 0 < results["val_accuracy"] <= 1
-  png = (out / "training_curves.png").read_bytes()
-  assert png.startswith(b"\x89PNG") and len(png) > 10_000
+  assert _is_png(out / "training_curves.png")
+  assert _is_png(out / "test_predictions.png")
+  # TensorBoard: one point per epoch, the last the final accuracy.
+  validation = _scalars(tmp_path / "tb" / "validation")["epoch_accuracy"]
+  assert sorted(validation) == list(range(30))
+  assert _scalars(tmp_path / "tb" / "train")["epoch_accuracy"].keys() == \
+      validation.keys()
   graph = load_graph("flickr_synthetic_small")
   model = keras.models.load_model(out / "model.keras")
   inputs = whole_graph_inputs(graph, graph.split_nodes("test"))
@@ -116,7 +140,8 @@ def gam_run(tmp_path_factory):
   """An uninterrupted `gam-train --gam` run in a fresh process."""
   out = tmp_path_factory.mktemp("gam") / "run"
   subprocess.run([sys.executable, "-m", "gam", *GAM_ARGS, "--output",
-                  str(out)], check=True, capture_output=True, text=True)
+                  str(out), "--tensorboard", str(out / "tensorboard")],
+                 check=True, capture_output=True, text=True)
   return out, json.loads((out / "results.json").read_text())
 
 
@@ -132,8 +157,17 @@ def test_gam_job_writes_results_history_plot_and_model(gam_run):
   assert results["test_accuracy"] > results["majority_class_test_accuracy"]
   history = json.loads((out / "gam_history.json").read_text())
   assert history["rounds"] == rounds
-  png = (out / "gam_rounds.png").read_bytes()
-  assert png.startswith(b"\x89PNG") and len(png) > 10_000
+  assert _is_png(out / "gam_rounds.png")
+  assert _is_png(out / "test_predictions.png")
+  # TensorBoard: the rounds' record, one step per round, and each round's
+  # classifier training in its own run.
+  logged = _scalars(out / "tensorboard" / "rounds")
+  assert logged["val_accuracy"] == pytest.approx(
+      {r["round"]: r["val_accuracy"] for r in rounds})
+  assert logged["labelled"] == {r["round"]: r["labelled"] for r in rounds}
+  for r in rounds:
+    assert "epoch_accuracy" in _scalars(
+        out / "tensorboard" / f"round_{r['round']}" / "train")
   assert (out / "checkpoints" / "latest").read_text() == \
       f"round_{len(rounds) - 1:04d}"
   model = keras.models.load_model(out / "model.keras")
