@@ -6,8 +6,8 @@ Features are encoded per node (`GraphIndependent`), then two `CommNet` blocks
 `node_model([mean_{j -> i} edge_model(h_j), node_encoder_model(h_i)])`. The
 edge, node-encoder and node models are Keras layers owned by this model, so
 Keras tracks, trains and saves their weights while Graph Nets wires them.
-Edge weights select neighbours (zero-weight slots have no edge) but do not
-scale messages, as in CommNet.
+Edge weights select neighbours (a zero-weight slot sends nothing to its
+centre) but do not scale messages, as in CommNet.
 """
 
 from __future__ import annotations
