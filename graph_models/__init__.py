@@ -4,6 +4,9 @@ from graph_models.commnet import GraphConvolutionalNodeClassifier
 from graph_models.gcn import GCNNodeClassifier, GraphConvolution
 from graph_models.graph import UNLABELED, Graph, GraphError
 from graph_models.mlp import MLPNodeClassifier
+from graph_models.multilabel_metrics import (AccuracyAtK, MeanAveragePrecision,
+                                             MicroF1, PrecisionAtK, RecallAtK,
+                                             TopKPrecisionRecallF1)
 from graph_models.neighbor_packing import (neighbor_table, packed_dataset,
                                            whole_graph_dataset,
                                            whole_graph_inputs)
@@ -14,5 +17,6 @@ __all__ = [
     "UNLABELED", "Graph", "GraphError", "NodeGraphModel", "NodeClassifier",
     "MLPNodeClassifier", "GCNNodeClassifier", "GraphConvolution",
     "GraphConvolutionalNodeClassifier", "neighbor_table", "packed_dataset",
-    "whole_graph_dataset", "whole_graph_inputs",
+    "whole_graph_dataset", "whole_graph_inputs", "PrecisionAtK", "RecallAtK",
+    "AccuracyAtK", "MeanAveragePrecision", "TopKPrecisionRecallF1", "MicroF1",
 ]

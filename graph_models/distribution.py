@@ -28,8 +28,17 @@ from typing import Any, Mapping, Optional
 
 import keras
 import tensorflow as tf
+from tensorflow.python.ops import control_flow_util  # pylint: disable=g-direct-tensorflow-import
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+
+
+def compiling_with_xla() -> bool:
+  """Whether the code being traced will be compiled by XLA
+  (`jit_compile=True`, TPUs), which lacks some kernels (sparse ops) and
+  shape-changing state."""
+  return control_flow_util.GraphOrParentsInXlaContext(
+      tf.compat.v1.get_default_graph())
 
 
 def configure_logical_cpus(count: int) -> None:

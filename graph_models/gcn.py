@@ -18,8 +18,8 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 from graph_nets import graphs
-from tensorflow.python.ops import control_flow_util  # pylint: disable=g-direct-tensorflow-import
 
+from graph_models.distribution import compiling_with_xla
 from graph_models.node_classifier import NodeClassifier, first_layer_l2
 
 
@@ -43,14 +43,9 @@ def normalized_adjacency(graph: graphs.GraphsTuple) -> tf.SparseTensor:
   return tf.SparseTensor(indices, values, tf.stack([num_nodes, num_nodes]))
 
 
-def _compiling_with_xla() -> bool:
-  return control_flow_util.GraphOrParentsInXlaContext(
-      tf.compat.v1.get_default_graph())
-
-
 def sparse_dense_matmul(sparse: tf.SparseTensor, dense: tf.Tensor) -> tf.Tensor:
   """`sparse @ dense`, also where XLA compiles it."""
-  if not _compiling_with_xla():
+  if not compiling_with_xla():
     return tf.sparse.sparse_dense_matmul(sparse, dense)
   products = sparse.values[:, None] * tf.gather(dense, sparse.indices[:, 1])
   return tf.math.unsorted_segment_sum(products, sparse.indices[:, 0],
