@@ -86,7 +86,7 @@ def main() -> None:
   with strategy.scope():
     model = GraphRegularizationModel(
         config=nsl.make_graph_reg_config(max_neighbors=args.max_neighbors,
-                                         multiplier=0.5),
+                                         multiplier=0.02),
         node_model_fn=lambda: gm.GraphConvolutionalNodeClassifier(
             num_classes=graph.num_classes, hidden_units=(64,)))
     model.compile(
