@@ -3,6 +3,7 @@
 from graph_models.commnet import GraphConvolutionalNodeClassifier
 from graph_models.gcn import GCNNodeClassifier, GraphConvolution
 from graph_models.graph import UNLABELED, Graph, GraphError
+from graph_models.missing_tags import MissingTagTask, make_missing_tag_task
 from graph_models.mlp import MLPNodeClassifier
 from graph_models.multilabel_metrics import (AccuracyAtK, MeanAveragePrecision,
                                              MicroF1, PrecisionAtK, RecallAtK,
@@ -12,6 +13,8 @@ from graph_models.neighbor_packing import (neighbor_table, packed_dataset,
                                            whole_graph_inputs)
 from graph_models.node_classifier import NodeClassifier
 from graph_models.node_graph_model import NodeGraphModel
+from graph_models.tag_baselines import (MostFrequentTags, NaiveBayesTags,
+                                        evaluate_tag_scores)
 
 __all__ = [
     "UNLABELED", "Graph", "GraphError", "NodeGraphModel", "NodeClassifier",
@@ -19,4 +22,6 @@ __all__ = [
     "GraphConvolutionalNodeClassifier", "neighbor_table", "packed_dataset",
     "whole_graph_dataset", "whole_graph_inputs", "PrecisionAtK", "RecallAtK",
     "AccuracyAtK", "MeanAveragePrecision", "TopKPrecisionRecallF1", "MicroF1",
+    "MissingTagTask", "make_missing_tag_task", "MostFrequentTags",
+    "NaiveBayesTags", "evaluate_tag_scores",
 ]
