@@ -81,10 +81,13 @@ def propagate(adjacency: tf.SparseTensor, dense: tf.Tensor) -> tf.Tensor:
 
   # Only `dense` needs a gradient; TF's own gradient of the CSR product
   # would also compute one for the matrix, at the cost of another product.
+  # It multiplies by the transposed matrix rather than with adjoint_a=True,
+  # whose sums run in a varying order (results differ in the last bits from
+  # run to run).
   @tf.custom_gradient
   def product(dense):
     def gradient(upstream):
-      return csr_ops.matmul(matrix, upstream, adjoint_a=True)
+      return csr_ops.matmul(matrix.transpose(), upstream)
     return csr_ops.matmul(matrix, dense), gradient
   return product(dense)
 

@@ -38,17 +38,18 @@ def test_classifiers_beat_the_majority_class(request, dataset, name, epochs,
   assert result.accuracy["test"] >= bound
 
 
-def test_same_seed_gives_the_same_model_twice():
+@pytest.mark.parametrize("name, epochs", [("commnet", 5), ("gcn", 30)])
+def test_same_seed_gives_the_same_model_twice(name, epochs):
   graph = load_graph("flickr_synthetic_small")
-  options = training.TrainingOptions(epochs=5, seed=3)
+  options = training.TrainingOptions(epochs=epochs, seed=3)
   first, second = [training.train_node_classifier(
-      graph, "commnet", options, validate_every_epoch=False)
+      graph, name, options, validate_every_epoch=False)
                    for _ in range(2)]
   assert first.accuracy == second.accuracy
   for a, b in zip(first.model.get_weights(), second.model.get_weights()):
     np.testing.assert_array_equal(a, b)
   other = training.train_node_classifier(
-      graph, "commnet", training.TrainingOptions(epochs=5, seed=4),
+      graph, name, training.TrainingOptions(epochs=epochs, seed=4),
       validate_every_epoch=False)
   assert not np.array_equal(first.model.get_weights()[0],
                             other.model.get_weights()[0])
