@@ -74,16 +74,15 @@ def _architecture(model: keras.Model) -> Dict[str, Any]:
   return {"class": type(model).__name__, "config": config}
 
 
-def _log_round(tensorboard_dir: str, record: Dict[str, Any]) -> None:
-  """Writes a round's numbers to `<tensorboard_dir>/rounds` at its step."""
-  writer = tf.summary.create_file_writer(os.path.join(tensorboard_dir,
-                                                      "rounds"))
+def _log_round(writer, record: Dict[str, Any]) -> None:
+  """Writes a round's numbers at its step; flushed at once, so that an
+  interrupted run keeps the rounds its checkpoints keep."""
   with writer.as_default(step=record["round"]):
     for key in ("val_accuracy", "test_accuracy", "agreement_accuracy",
                 "labelled", "new_label_accuracy", "seconds"):
       if record.get(key) is not None:
         tf.summary.scalar(key, float(record[key]))
-  writer.close()
+  writer.flush()
 
 
 def _values(variables: Sequence[tf.Variable]) -> List[np.ndarray]:
@@ -349,6 +348,8 @@ class GraphAgreementModel(DistributedModel):
                 + (" (finished)" if finished else ""), flush=True)
 
     inner_verbose = 1 if verbose >= 2 else 0
+    round_writer = (tf.summary.create_file_writer(
+        os.path.join(tensorboard_dir, "rounds")) if tensorboard_dir else None)
     while not finished:
       r = next_round
       round_seed = options.round_seed(r)
@@ -421,8 +422,8 @@ class GraphAgreementModel(DistributedModel):
       record["seconds"] = time.perf_counter() - start
 
       history.rounds.append(record)
-      if tensorboard_dir:
-        _log_round(tensorboard_dir, record)
+      if round_writer is not None:
+        _log_round(round_writer, record)
       if (history.best_round is None or record["val_accuracy"]
           > history.best["val_accuracy"]):
         history.best_round = r
@@ -436,6 +437,8 @@ class GraphAgreementModel(DistributedModel):
         self._save(checkpoint_dir, fingerprint, r, finished, labels, history,
                    best)
 
+    if round_writer is not None:
+      round_writer.close()
     _assign(self.node_model.variables, best["node"], "best round classifier")
     _assign(self.agreement_model.variables, best["agreement"],
             "best round agreement model")
