@@ -1,7 +1,8 @@
 """The in-memory graph every part of the package works on.
 
 A `Graph` holds node features (dense or scipy-sparse), a weighted adjacency
-matrix in CSR form, integer labels (`UNLABELED` for nodes without one) and
+matrix in CSR form, labels (class ids, or multi-hot rows for multi-label
+graphs; `UNLABELED` for nodes without one) and
 train / validation / test masks. It is immutable: the transformations
 (`symmetrized`, `with_self_loops`, `kipf_normalized`, ...) return new graphs,
 in the style of `graph_nets.graphs.GraphsTuple.replace`.
@@ -34,6 +35,60 @@ def format_ids(ids: np.ndarray, limit: int = 10) -> str:
   shown = ", ".join(str(int(i)) for i in ids[:limit])
   more = f" (and {ids.size - limit} more)" if ids.size > limit else ""
   return f"[{shown}]{more}"
+
+
+def labelled_rows(labels: np.ndarray) -> np.ndarray:
+  """Which nodes a label table labels: single-label tables hold `UNLABELED`
+  for an unlabelled node, multi-hot tables a row of `UNLABELED`."""
+  labels = np.asarray(labels)
+  if labels.ndim == 2:
+    return labels[:, 0] != UNLABELED if labels.shape[1] else np.zeros(
+        labels.shape[0], bool)
+  return labels != UNLABELED
+
+
+def keep_labels(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
+  """`labels` with every node outside the boolean mask `keep` unlabelled."""
+  labels = np.asarray(labels)
+  keep = np.asarray(keep, dtype=bool)
+  return np.where(keep[:, None] if labels.ndim == 2 else keep, labels,
+                  np.asarray(UNLABELED, labels.dtype))
+
+
+def checked_labels(labels, num_nodes: int, num_classes: int,
+                   name: str) -> np.ndarray:
+  """Validates a label table: `[nodes]` integer classes in
+  `[0, num_classes)` or `UNLABELED`, or `[nodes, num_classes]` multi-hot rows
+  of 0/1, all `UNLABELED` for an unlabelled node. Errors name the nodes."""
+  labels = np.asarray(labels)
+  if labels.shape not in ((num_nodes,), (num_nodes, num_classes)):
+    raise GraphError(
+        f"{name}: labels have shape {labels.shape} but there are "
+        f"{num_nodes} nodes (features rows); expected ({num_nodes},) class "
+        f"ids or ({num_nodes}, {num_classes}) multi-hot rows")
+  if labels.size and not (np.issubdtype(labels.dtype, np.integer)
+                          or labels.dtype == bool):
+    raise GraphError(f"{name}: labels must be integers, got dtype "
+                     f"{labels.dtype}")
+  if labels.ndim == 2:
+    labels = labels.astype(np.int8)
+    unlabelled = labels[:, :1] == UNLABELED
+    bad = np.flatnonzero(np.where(unlabelled, labels != UNLABELED,
+                                  (labels != 0) & (labels != 1)).any(axis=1))
+    if bad.size:
+      raise GraphError(
+          f"{name}: multi-hot label rows must be all 0/1, or all "
+          f"{UNLABELED} for an unlabelled node; bad rows at nodes "
+          f"{format_ids(bad)}")
+    return labels
+  labels = labels.astype(np.int64)
+  out_of_range = np.flatnonzero((labels < UNLABELED) | (labels >= num_classes))
+  if out_of_range.size:
+    raise GraphError(
+        f"{name}: labels outside [0, {num_classes}) (or "
+        f"{UNLABELED} = unlabelled) at nodes {format_ids(out_of_range)}: "
+        f"values {format_ids(labels[out_of_range])}")
+  return labels
 
 
 def _as_mask(mask: Optional[np.ndarray], n: int, field: str) -> np.ndarray:
@@ -136,26 +191,13 @@ class Graph:
       raise GraphError(f"{self.name}: num_classes must be a positive integer, "
                        f"got {self.num_classes!r}")
     object.__setattr__(self, "num_classes", int(self.num_classes))
-    labels = np.asarray(self.labels)
-    if labels.shape != (n,):
-      raise GraphError(f"{self.name}: labels have shape {labels.shape} but there "
-                       f"are {n} nodes (features rows)")
-    if labels.size and not np.issubdtype(labels.dtype, np.integer):
-      raise GraphError(f"{self.name}: labels must be integers, got dtype "
-                       f"{labels.dtype}")
-    labels = labels.astype(np.int64)
-    out_of_range = np.flatnonzero((labels < UNLABELED) |
-                                  (labels >= self.num_classes))
-    if out_of_range.size:
-      raise GraphError(
-          f"{self.name}: labels outside [0, {self.num_classes}) (or "
-          f"{UNLABELED} = unlabelled) at nodes {format_ids(out_of_range)}: "
-          f"values {format_ids(labels[out_of_range])}")
-    object.__setattr__(self, "labels", labels)
+    object.__setattr__(self, "labels",
+                       checked_labels(self.labels, n, self.num_classes,
+                                      self.name))
 
     for field in ("train_mask", "val_mask", "test_mask"):
       object.__setattr__(self, field, _as_mask(getattr(self, field), n, field))
-    unlabelled_train = np.flatnonzero(self.train_mask & (labels == UNLABELED))
+    unlabelled_train = np.flatnonzero(self.train_mask & ~self.labeled_mask)
     if unlabelled_train.size:
       raise GraphError(f"{self.name}: training nodes without a label: "
                        f"{format_ids(unlabelled_train)}")
@@ -232,8 +274,13 @@ class Graph:
   # Label sets -------------------------------------------------------------------
 
   @property
+  def is_multilabel(self) -> bool:
+    """Whether labels are multi-hot rows (a set of classes per node)."""
+    return self.labels.ndim == 2
+
+  @property
   def labeled_mask(self) -> np.ndarray:
-    return self.labels != UNLABELED
+    return labelled_rows(self.labels)
 
   def split_nodes(self, split: str) -> np.ndarray:
     """Node ids of `split`: 'train', 'val' or 'test'."""
@@ -292,7 +339,16 @@ class Graph:
     return self.replace(features=features)
 
   def majority_class_rate(self, split: str = "test") -> float:
-    """Accuracy of the best constant prediction on `split` (its commonest label)."""
+    """Accuracy of the best constant prediction on `split` (its commonest label).
+
+    Raises:
+      ValueError: for multi-label graphs, where it has no meaning (compare
+        with `tag_baselines.MostFrequentTags` instead).
+    """
+    if self.is_multilabel:
+      raise ValueError(f"{self.name}: majority_class_rate is for single-label "
+                       "graphs; use tag_baselines.MostFrequentTags for "
+                       "multi-label ones")
     labels = self.labels[self.split_nodes(split)]
     labels = labels[labels != UNLABELED]
     if labels.size == 0:
@@ -301,8 +357,9 @@ class Graph:
 
   def __repr__(self) -> str:
     kind = "sparse" if sp.issparse(self.features) else "dense"
+    multi = ", multi-label" if self.is_multilabel else ""
     return (f"Graph(name={self.name!r}, nodes={self.num_nodes}, "
             f"edges={self.num_edges}, features={self.num_features} ({kind}), "
-            f"classes={self.num_classes}, train/val/test="
+            f"classes={self.num_classes}{multi}, train/val/test="
             f"{int(self.train_mask.sum())}/{int(self.val_mask.sum())}/"
             f"{int(self.test_mask.sum())})")

@@ -388,6 +388,13 @@ class MeanAveragePrecision(_ImageAverage):
     _, has_positive = self._label_ap()
     return int(tf.reduce_sum(tf.cast(~has_positive, tf.int32)))
 
+  def per_label(self) -> Tuple[tf.Tensor, tf.Tensor]:
+    """`(AP of each label, whether it has a positive image)` of the scores
+    seen so far ("label" mode; a label without a positive has AP 0)."""
+    if self.mode != "label":
+      raise ValueError("per_label needs mode='label'")
+    return self._label_ap()
+
   def result_dict(self) -> Dict[str, float]:
     """`{"map": ..., "num_excluded": ...}` as Python numbers."""
     return {"map": float(self.result()), "num_excluded": self.num_excluded}

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 import tensorflow as tf
 
 from graph_models import nsl
-from graph_models.graph import UNLABELED, Graph
+from graph_models.graph import Graph, labelled_rows
 
 NODE_ID = "node_id"
 NODE_IDS = "node_ids"
@@ -54,16 +54,24 @@ def checked_nodes(graph: Graph, nodes: Sequence[int]) -> np.ndarray:
 
 def labels_of(graph: Graph, nodes: np.ndarray,
                labels: Optional[np.ndarray]) -> np.ndarray:
-  """The label table to train on, checked to label every one of `nodes`."""
+  """The label table to train on, checked to label every one of `nodes`.
+
+  It has the shape of `graph.labels`: class ids, or multi-hot rows.
+  """
   labels = graph.labels if labels is None else np.asarray(labels)
-  if labels.shape != (graph.num_nodes,):
+  if labels.shape != graph.labels.shape:
     raise ValueError(f"{graph.name}: labels have shape {labels.shape}, "
-                     f"expected ({graph.num_nodes},)")
-  missing = nodes[labels[nodes] == UNLABELED]
+                     f"expected {graph.labels.shape}")
+  missing = nodes[~labelled_rows(labels)[nodes]]
   if missing.size:
     raise ValueError(f"{graph.name}: nodes without a label cannot be "
                      f"training or evaluation examples: {missing[:10].tolist()}")
   return labels
+
+
+def label_values(labels: np.ndarray) -> np.ndarray:
+  """Labels as Keras' losses take them: int64 class ids, float32 multi-hot."""
+  return labels.astype(np.float32 if labels.ndim == 2 else np.int64)
 
 
 def neighbor_table(graph: Graph, max_neighbors: int) -> Tuple[np.ndarray,
@@ -211,7 +219,7 @@ def packed_dataset(graph: Graph,
   """
   nodes = checked_nodes(graph, nodes)
   labels = labels_of(graph, nodes, labels)
-  label_table = tf.constant(labels.astype(np.int64))
+  label_table = tf.constant(label_values(labels))
   pack = neighbor_packer(graph, max_neighbors, feature_name)
   dataset = node_id_batches(nodes, batch_size, shuffle, seed, repeat,
                             drop_remainder, pad_remainder)
@@ -248,4 +256,4 @@ def whole_graph_dataset(graph: Graph, nodes: Sequence[int],
   labels = labels_of(graph, nodes, labels)
   return tf.data.Dataset.from_tensors(
       (whole_graph_inputs(graph, nodes),
-       tf.constant(labels[nodes].astype(np.int64))))
+       tf.constant(label_values(labels[nodes]))))

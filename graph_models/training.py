@@ -18,10 +18,14 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config  # pylint: disable=g-direct-tensorflow-import
 
+from graph_models import label_tasks
 from graph_models.commnet import GraphConvolutionalNodeClassifier
 from graph_models.gcn import GCNNodeClassifier
 from graph_models.graph import Graph
+from graph_models.graphsage import GraphSAGENodeClassifier
 from graph_models.mlp import MLPNodeClassifier
+from graph_models.neighborhood_gcn import NeighborhoodGraphClassifier
+from graph_models.neighborhood_pooling import NeighborhoodMaxPoolingClassifier
 from graph_models.neighbor_packing import (checked_nodes, neighbor_packer,
                                            node_id_batches, packed_dataset,
                                            whole_graph_dataset,
@@ -32,6 +36,9 @@ CLASSIFIERS: Dict[str, Type[NodeClassifier]] = {
     "mlp": MLPNodeClassifier,
     "gcn": GCNNodeClassifier,
     "commnet": GraphConvolutionalNodeClassifier,
+    "graphsage": GraphSAGENodeClassifier,
+    "maxpool": NeighborhoodMaxPoolingClassifier,
+    "ngcn": NeighborhoodGraphClassifier,
 }
 
 
@@ -86,7 +93,7 @@ class TrainingOptions:
 
 
 def build_classifier(name: str, num_classes: int, **kwargs) -> NodeClassifier:
-  """A classifier by its command-line name: 'mlp', 'gcn' or 'commnet'."""
+  """A classifier by its command-line name (a key of `CLASSIFIERS`)."""
   if name not in CLASSIFIERS:
     raise ValueError(f"unknown model {name!r}; choose one of "
                      f"{sorted(CLASSIFIERS)}")
@@ -151,8 +158,11 @@ def prediction_dataset(graph: Graph, model: keras.Model, nodes,
 
 
 def compile_classifier(model: keras.Model, learning_rate: float,
-                       jit_compile: bool = False) -> None:
-  """Adam, cross-entropy on logits, accuracy; `jit_compile` for XLA.
+                       jit_compile: bool = False, multilabel: bool = False,
+                       positive_weight: float = 1.0) -> None:
+  """Adam and, on logits, cross-entropy with accuracy (single-label) or
+  sigmoid cross-entropy with per-image mAP and precision@3 (`multilabel`;
+  `positive_weight` weights positive entries); `jit_compile` for XLA.
 
   Raises:
     ValueError: for `jit_compile` while TF op determinism is on, which
@@ -163,32 +173,44 @@ def compile_classifier(model: keras.Model, learning_rate: float,
         "jit_compile=True needs TensorFlow op determinism off (Keras runs "
         "without XLA otherwise): seed with seed_everything(seed, "
         "deterministic_ops=False)")
+  loss, metrics = label_tasks.loss_and_metrics(
+      multilabel, getattr(model, "num_classes", 0), positive_weight)
   model.compile(
-      optimizer=keras.optimizers.Adam(learning_rate),
-      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+      optimizer=keras.optimizers.Adam(learning_rate), loss=loss,
       # Weighted, so that the padding of static-shape batches is not counted.
-      weighted_metrics=[
-          keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-      jit_compile=jit_compile)
+      weighted_metrics=metrics, jit_compile=jit_compile)
 
 
 @dataclasses.dataclass
 class TrainingResult:
-  """What `train_node_classifier` returns."""
+  """What `train_node_classifier` returns.
+
+  `scores[split]` are `label_tasks.split_scores` (accuracy, or per-label
+  mAP, per-image mAP and precision@3 for multi-label graphs); `accuracy`
+  keeps each split's accuracy (single-label graphs only).
+  """
   model: NodeClassifier
   history: Dict[str, list]
-  accuracy: Dict[str, float]
+  scores: Dict[str, Dict[str, float]]
   train_seconds: float
+
+  @property
+  def accuracy(self) -> Dict[str, float]:
+    return {split: scores["accuracy"] for split, scores in self.scores.items()
+            if "accuracy" in scores}
 
 
 def train_node_classifier(graph: Graph, model_name: str,
                           options: TrainingOptions = TrainingOptions(),
                           verbose: int = 0, validate_every_epoch: bool = True,
                           callbacks: Sequence[keras.callbacks.Callback] = (),
+                          positive_weight: float = 1.0,
                           **model_kwargs) -> TrainingResult:
   """Seeds, builds, compiles and fits `model_name` on `graph`'s training nodes.
 
-  Returns the model, the Keras history and the accuracy on every split.
+  Multi-label graphs (multi-hot labels) train with sigmoid outputs
+  (`positive_weight` as in `compile_classifier`). Returns the model, the
+  Keras history and the scores on every split.
 
   Example:
     >>> result = train_node_classifier(graph, "gcn", TrainingOptions(seed=1))
@@ -196,7 +218,8 @@ def train_node_classifier(graph: Graph, model_name: str,
   """
   seed_everything(options.seed, deterministic_ops=not options.jit_compile)
   model = build_classifier(model_name, graph.num_classes, **model_kwargs)
-  compile_classifier(model, options.learning_rate, options.jit_compile)
+  compile_classifier(model, options.learning_rate, options.jit_compile,
+                     graph.is_multilabel, positive_weight)
   datasets = node_datasets(graph, model, options)
   start = time.perf_counter()
   history = model.fit(
@@ -205,7 +228,17 @@ def train_node_classifier(graph: Graph, model_name: str,
       callbacks=list(callbacks),
       shuffle=False)  # the datasets shuffle themselves
   train_seconds = time.perf_counter() - start
-  accuracy = {split: float(model.evaluate(dataset, verbose=0,
-                                          return_dict=True)["accuracy"])
-              for split, dataset in datasets.items()}
-  return TrainingResult(model, history.history, accuracy, train_seconds)
+  scores = {split: split_scores(graph, model, graph.split_nodes(split),
+                                options.max_neighbors)
+            for split in datasets}
+  return TrainingResult(model, history.history, scores, train_seconds)
+
+
+def split_scores(graph: Graph, model: keras.Model, nodes,
+                 max_neighbors: int = 0) -> Dict[str, float]:
+  """`label_tasks.split_scores` of `model`'s predictions on `nodes`."""
+  logits = model.predict(prediction_dataset(graph, model, nodes,
+                                            max_neighbors), verbose=0)
+  return label_tasks.split_scores(
+      label_tasks.probabilities(logits, graph.is_multilabel),
+      graph.labels[nodes])
