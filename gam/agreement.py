@@ -30,7 +30,9 @@ import scipy.sparse as sp
 import scipy.special
 import tensorflow as tf
 
-from graph_models.graph import UNLABELED, Features, Graph
+from graph_models.graph import (UNLABELED, Features, Graph, GraphError,
+                                 checked_labels, keep_labels, labelled_rows)
+from graph_models.label_tasks import labels_agree
 
 AGGREGATIONS = ("dist", "add", "concat")
 
@@ -218,18 +220,15 @@ def _gather_features(features: Features, ids: np.ndarray) -> np.ndarray:
 
 def _check_label_table(graph: Graph, labels, node_filter) -> np.ndarray:
   labels = np.asarray(labels)
-  if labels.shape != (graph.num_nodes,):
+  if labels.shape != graph.labels.shape:
     raise ValueError(f"labels has shape {labels.shape}, expected "
-                     f"({graph.num_nodes},): one entry per node of "
-                     f"{graph.name}, {UNLABELED} for unlabelled")
-  if labels.size and not np.issubdtype(labels.dtype, np.integer):
-    raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
-  labels = labels.astype(np.int64)
-  bad = np.flatnonzero((labels < UNLABELED) | (labels >= graph.num_classes))
-  if bad.size:
-    raise ValueError(f"labels outside [0, {graph.num_classes}) (or "
-                     f"{UNLABELED} = unlabelled) at nodes "
-                     f"{bad[:10].tolist()}")
+                     f"{graph.labels.shape}: one entry (multi-hot row) per "
+                     f"node of {graph.name}, {UNLABELED} for unlabelled")
+  try:
+    labels = checked_labels(labels, graph.num_nodes, graph.num_classes,
+                            "labels")
+  except GraphError as error:
+    raise ValueError(str(error)) from None
   if node_filter is not None:
     node_filter = np.asarray(node_filter)
     if node_filter.dtype == bool:
@@ -244,7 +243,7 @@ def _check_label_table(graph: Graph, labels, node_filter) -> np.ndarray:
                          f"[0, {graph.num_nodes})")
       keep = np.zeros(graph.num_nodes, dtype=bool)
       keep[ids] = True
-    labels = np.where(keep, labels, UNLABELED)
+    labels = keep_labels(labels, keep)
   return labels
 
 
@@ -252,7 +251,9 @@ class AgreementPairSampler:
   """The agreement pairs of a label table: held-out edges and train batches.
 
   Edge pairs are the undirected edges (i < j, no self-loops) whose both ends
-  are labelled in `labels`; the target is `labels[i] == labels[j]`. A shuffled
+  are labelled in `labels`; the target is whether their labels agree
+  (`label_tasks.values_agree`: equal classes, or label sets of Jaccard
+  similarity >= 0.5). A shuffled
   `held_out_fraction` of them is kept for evaluation and never trained on.
 
   Each training batch has `batch_size // 2` agreeing pairs and the rest
@@ -263,6 +264,8 @@ class AgreementPairSampler:
   had as many edges as the commoner kind (all random when it has none). A
   kind with neither edges nor random pairs (one class only) leaves the whole
   batch to the other kind. Only `labels` is read, never `graph.labels`.
+  Random pairs of multi-label tables are drawn by rejection (pairs of
+  random labelled nodes, kept when they are of the wanted kind).
   """
 
   def __init__(self, graph: Graph, labels: np.ndarray, batch_size: int = 128,
@@ -273,15 +276,15 @@ class AgreementPairSampler:
     self.batch_size = batch_size
     self.rng = np.random.default_rng(seed)
     self._num_nodes = graph.num_nodes
-    labelled = np.flatnonzero(labels != UNLABELED)
+    known = labelled_rows(labels)
+    labelled = np.flatnonzero(known)
     if labelled.size < 2:
       raise ValueError(f"the agreement model needs at least 2 labelled nodes "
                        f"to form a pair; the label table has {labelled.size}")
 
     senders, receivers, _ = graph.edges()
     low, high = np.minimum(senders, receivers), np.maximum(senders, receivers)
-    keep = ((low != high) & (labels[low] != UNLABELED)
-            & (labels[high] != UNLABELED))
+    keep = (low != high) & known[low] & known[high]
     pairs = np.unique(np.stack([low[keep], high[keep]], axis=1), axis=0)
     pairs = pairs[self.rng.permutation(len(pairs))]
     num_held_out = 0
@@ -296,20 +299,17 @@ class AgreementPairSampler:
     edges = {"pos": self.train[train_agree], "neg": self.train[~train_agree]}
     self._edges = edges
 
-    # Labelled nodes sorted by class: a class is a contiguous slice, which
-    # makes "a random node of another / the same class" one integer draw.
-    self._nodes = labelled[np.argsort(labels[labelled], kind="stable")]
-    classes = labels[self._nodes]
-    counts = np.bincount(classes)
-    self._start = (np.cumsum(counts) - counts)[classes]
-    self._count = counts[classes]
-    num_same = int((counts * (counts - 1) // 2).sum())
-    num_different = labelled.size * (labelled.size - 1) // 2 - num_same
-    # Random pairs never repeat a held-out edge, so a kind whose every pair
-    # is held out has no random pairs either.
     held_out_same = int(self.held_out_targets.sum())
-    can_draw = {"pos": num_same > held_out_same,
-                "neg": num_different > len(self.held_out) - held_out_same}
+    self._labelled = labelled
+    if labels.ndim == 2:
+      # Which kinds random pairs can give, from a probe of random pairs.
+      probe = self.rng.choice(labelled, size=(4096, 2))
+      probe = probe[probe[:, 0] != probe[:, 1]]
+      probe_agree = self.agree(probe)
+      can_draw = {"pos": bool(probe_agree.any()),
+                  "neg": bool((~probe_agree).any())}
+    else:
+      can_draw = self._index_classes(labelled, held_out_same)
     self._can_draw = can_draw
 
     most = max(len(edges["pos"]), len(edges["neg"]))
@@ -321,12 +321,30 @@ class AgreementPairSampler:
         topped_up = len(edges[kind]) / most if most else 0.0
         self._edge_share[kind] = (1.0 - random_pair_share) * topped_up
 
+  def _index_classes(self, labelled: np.ndarray,
+                     held_out_same: int) -> Dict[str, bool]:
+    """Sorts the labelled nodes by class (a class is then a contiguous
+    slice, which makes "a random node of another / the same class" one
+    integer draw) and says which kinds random pairs can give."""
+    labels = self.labels
+    self._nodes = labelled[np.argsort(labels[labelled], kind="stable")]
+    classes = labels[self._nodes]
+    counts = np.bincount(classes)
+    self._start = (np.cumsum(counts) - counts)[classes]
+    self._count = counts[classes]
+    num_same = int((counts * (counts - 1) // 2).sum())
+    num_different = labelled.size * (labelled.size - 1) // 2 - num_same
+    # Random pairs never repeat a held-out edge, so a kind whose every pair
+    # is held out has no random pairs either.
+    return {"pos": num_same > held_out_same,
+            "neg": num_different > len(self.held_out) - held_out_same}
+
   @property
   def num_train_pairs(self) -> int:
     return len(self.train)
 
   def agree(self, pairs: np.ndarray) -> np.ndarray:
-    return self.labels[pairs[:, 0]] == self.labels[pairs[:, 1]]
+    return labels_agree(self.labels, pairs[:, 0], pairs[:, 1])
 
   def _keys(self, pairs: np.ndarray) -> np.ndarray:
     low = np.minimum(pairs[:, 0], pairs[:, 1])
@@ -341,6 +359,8 @@ class AgreementPairSampler:
             else np.zeros(len(keys), dtype=bool))
 
   def _random_pairs(self, count: int, same: bool) -> np.ndarray:
+    if self.labels.ndim == 2:
+      return self._rejected_pairs(count, same)
     n = self._nodes.size
     if same:
       eligible = np.flatnonzero(self._count >= 2)
@@ -359,6 +379,22 @@ class AgreementPairSampler:
     if held_out.any():
       pairs[held_out] = self._random_pairs(int(held_out.sum()), same)
     return pairs
+
+  def _rejected_pairs(self, count: int, same: bool) -> np.ndarray:
+    found, need = [], count
+    for _ in range(1000):
+      if need == 0:
+        break
+      pairs = self.rng.choice(self._labelled, size=(4 * need + 16, 2))
+      pairs = pairs[(pairs[:, 0] != pairs[:, 1])
+                    & (self.agree(pairs) == same)]
+      pairs = pairs[~self._is_held_out(pairs)][:need]
+      found.append(pairs)
+      need -= len(pairs)
+    if need:
+      raise ValueError(f"could not draw {count} random labelled pairs whose "
+                       f"labels {'agree' if same else 'disagree'}")
+    return np.concatenate(found)
 
   def _draw(self, kind: str, count: int) -> Optional[np.ndarray]:
     edges, edge_share = self._edges[kind], self._edge_share[kind]

@@ -10,7 +10,11 @@ where `left_i` is node i's one-hot label for LL and LU pairs (the labelled
 node is always on the left, see `edge_pairs`) and its prediction
 softmax(f(x_i)) for UU pairs, `g` is the frozen agreement model's
 P(same label) (for LL pairs, whose labels are both known, it is the label
-equality itself), and P is the number of pairs in the step.
+agreement itself), and P is the number of pairs in the step. For multi-label
+graphs the outputs are per-class sigmoids, `left_i` is node i's multi-hot
+label set, the squared distance is averaged over classes (as the sigmoid
+cross-entropy is) and agreement is `label_tasks.values_agree` (Jaccard >=
+0.5).
 
 Agreement is frozen while the classifier trains, so `RegularizationPairs`
 computes `w_kind * g` once per round for every edge; each step then samples
@@ -24,16 +28,18 @@ predictions. That works the same for a whole graph (the pair nodes are extra
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from gam.edge_pairs import KINDS, EdgePairs
-from graph_models.graph import UNLABELED, Graph
+from graph_models.graph import Graph, labelled_rows
+from graph_models.label_tasks import labels_agree
 from graph_models.neighbor_packing import (FEATURES, NODE_IDS, checked_nodes,
-                                           labels_of, neighbor_packer,
-                                           node_id_batches, whole_graph_inputs)
+                                           label_values, labels_of,
+                                           neighbor_packer, node_id_batches,
+                                           whole_graph_inputs)
 
 # Keys the regularised training input adds to a classifier's input dict.
 LEFT_LABELS = "gam_left_labels"
@@ -91,6 +97,8 @@ class RegularizationPairs:
   right: Dict[str, np.ndarray]
   left_labels: Dict[str, np.ndarray]
   weights: Dict[str, np.ndarray]
+  # `(num_classes,)` for multi-hot label tables, `()` for class ids.
+  label_shape: Tuple[int, ...] = ()
 
   @classmethod
   def build(cls, graph: Graph, labels: np.ndarray,
@@ -112,18 +120,19 @@ class RegularizationPairs:
       if kind == "uu":
         score = np.asarray(agreement(pairs[:, 0], pairs[:, 1]), np.float32)
       else:
-        left_labels[kind] = labels[pairs[:, 0]]
-        if (left_labels[kind] == UNLABELED).any():  # EdgePairs guarantees it
+        if not labelled_rows(labels)[pairs[:, 0]].all():  # EdgePairs ensures
           raise ValueError(f"{kind} pair with an unlabelled left node")
+        left_labels[kind] = label_values(labels[pairs[:, 0]])
         score = (np.asarray(agreement(pairs[:, 0], pairs[:, 1]), np.float32)
                  if kind == "lu" else
-                 (labels[pairs[:, 1]] == left_labels[kind]).astype(np.float32))
+                 labels_agree(labels, pairs[:, 0], pairs[:, 1]).astype(
+                     np.float32))
       if score.shape != (len(pairs),) or not np.isfinite(score).all():
         raise ValueError(f"agreement for the {kind} pairs must be "
                          f"{len(pairs)} finite probabilities, got shape "
                          f"{score.shape}")
       weights[kind] = (options.weight(kind) * score).astype(np.float32)
-    return cls(left, right, left_labels, weights)
+    return cls(left, right, left_labels, weights, labels.shape[1:])
 
   @property
   def kinds(self):
@@ -142,9 +151,14 @@ class RegularizationPairs:
     """
     tables = {kind: (
         tf.constant(self.left[kind]), tf.constant(self.right[kind]),
-        tf.constant(self.left_labels[kind].astype(np.int64))
+        tf.constant(self.left_labels[kind])
         if kind in self.left_labels else None,
         tf.constant(self.weights[kind])) for kind in self.kinds}
+    # An absent kind contributes empty tensors of the tables' shapes.
+    empty = [tf.zeros([0], tf.int64), tf.zeros([0], tf.int64),
+             tf.zeros((0,) + tuple(self.label_shape),
+                      tf.float32 if self.label_shape else tf.int64),
+             tf.zeros([0], tf.float32)]
 
     def sample(step):
       chosen = {}
@@ -160,9 +174,7 @@ class RegularizationPairs:
                         for table in (left, right, left_labels, weights)]
 
       def get(kind, field):  # field: 0 left, 1 right, 2 left label, 3 weight
-        if kind in chosen:
-          return chosen[kind][field]
-        return tf.zeros([0], tf.float32 if field == 3 else tf.int64)
+        return chosen[kind][field] if kind in chosen else empty[field]
       return {
           "pair_nodes": tf.concat([get("ll", 1), get("lu", 1), get("uu", 0),
                                    get("uu", 1)], axis=0),
@@ -179,16 +191,26 @@ def agreement_regularization_loss(pair_logits: tf.Tensor,
   """R of the module docstring, from the classifier's outputs on pair nodes.
 
   `pair_logits` are the outputs for the `pair_nodes` of a pair batch
-  (`[num_labelled_pairs + 2 * num_uu_pairs, classes]`).
+  (`[num_labelled_pairs + 2 * num_uu_pairs, classes]`). `left_labels` are
+  class ids (softmax outputs) or multi-hot rows (multi-label: sigmoids).
   """
-  probabilities = tf.nn.softmax(tf.cast(pair_logits, tf.float32))
+  pair_logits = tf.cast(pair_logits, tf.float32)
+  if left_labels.shape.rank == 2:
+    probabilities = tf.sigmoid(pair_logits)
+    left_targets = tf.cast(left_labels, tf.float32)
+  else:
+    probabilities = tf.nn.softmax(pair_logits)
+    left_targets = tf.one_hot(left_labels, tf.shape(probabilities)[1])
   num_labelled = tf.shape(left_labels)[0]
   right_of_labelled = probabilities[:num_labelled]
   uu_left, uu_right = tf.split(probabilities[num_labelled:], 2, axis=0)
-  left = tf.concat([tf.one_hot(left_labels, tf.shape(probabilities)[1]),
-                    uu_left], axis=0)
+  left = tf.concat([left_targets, uu_left], axis=0)
   right = tf.concat([right_of_labelled, uu_right], axis=0)
-  distances = tf.reduce_sum(tf.square(left - right), axis=-1)
+  # Multi-label: averaged over classes, as the sigmoid cross-entropy is, so
+  # that the weights mean the same against the supervised loss whatever the
+  # number of classes.
+  distances = (tf.reduce_mean if left_labels.shape.rank == 2
+               else tf.reduce_sum)(tf.square(left - right), axis=-1)
   count = tf.maximum(tf.size(pair_weights), 1)
   return tf.reduce_sum(pair_weights * distances) / tf.cast(count, tf.float32)
 
@@ -209,7 +231,7 @@ def regularized_dataset(graph: Graph, nodes: np.ndarray, labels: np.ndarray,
   """
   nodes = checked_nodes(graph, nodes)
   labels = labels_of(graph, nodes, labels)
-  label_table = tf.constant(labels.astype(np.int64))
+  label_table = tf.constant(label_values(labels))
   sample = (pairs.sampler(num_pairs, seed)
             if pairs is not None and pairs.kinds and num_pairs else None)
   steps = tf.data.Dataset.counter()

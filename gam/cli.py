@@ -9,6 +9,11 @@ Planetoid data are read from a directory of `ind.<name>.*` files:
 
   gam-train --dataset planetoid/cora --data-dir path/to/cora --model gcn
 
+`--task multilabel` predicts concept sets (synthetic graphs: 24 concepts
+per image by default) with sigmoid outputs, scored by per-label mAP:
+
+  gam-train --task multilabel --model gcn
+
 `--gam` trains with Graph Agreement Models (agreement model, agreement-
 weighted regularisation, self-training rounds), checkpointing every round
 in `<output>/checkpoints`; rerunning an interrupted command resumes it.
@@ -37,11 +42,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-from graph_models import distribution, training  # pylint: disable=g-import-not-at-top
-from graph_models.sources import GRAPH_NAMES, load_graph  # pylint: disable=g-import-not-at-top
+from graph_models import distribution, label_tasks, training  # pylint: disable=g-import-not-at-top
+from graph_models.sources import GRAPH_NAMES, TASKS, load_graph  # pylint: disable=g-import-not-at-top
 
-DEFAULT_HIDDEN = {"mlp": 128, "gcn": 16, "commnet": 64}
-DEFAULT_EPOCHS = {"mlp": 100, "gcn": 200, "commnet": 50}
+DEFAULT_HIDDEN = {"mlp": 128, "gcn": 16, "commnet": 64, "graphsage": 128,
+                  "maxpool": 128, "ngcn": 128}
+DEFAULT_EPOCHS = {"mlp": 100, "gcn": 200, "commnet": 50, "graphsage": 50,
+                  "maxpool": 50, "ngcn": 50}
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -56,10 +63,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                       choices=sorted(training.CLASSIFIERS),
                       help="node classifier")
   parser.add_argument("--hidden", type=int,
-                      help="hidden width (default: 128 mlp, 16 gcn, 64 commnet)")
+                      help="hidden width (default: 16 gcn, 64 commnet, 128 "
+                           "the others)")
   parser.add_argument("--epochs", type=int,
                       help="training epochs (default: 100 mlp, 200 gcn, "
-                           "50 commnet)")
+                           "50 the others)")
   parser.add_argument("--learning-rate", type=float, default=0.01)
   parser.add_argument("--dropout", type=float, default=0.5)
   parser.add_argument("--weight-decay", type=float, default=5e-4)
@@ -68,6 +76,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                       help="neighbours packed per node (mini-batch models)")
   parser.add_argument("--cross-class-edges", type=float,
                       help="share of cross-class edges (synthetic graphs)")
+  parser.add_argument("--task", default="single", choices=TASKS,
+                      help="one class per node, or a set of concepts "
+                           "(multilabel: synthetic graphs)")
+  parser.add_argument("--num-concepts", type=int, default=24,
+                      help="concepts per image of --task multilabel")
+  parser.add_argument("--positive-weight", type=float, default=1.0,
+                      help="weight of positive entries in the multi-label "
+                           "loss (> 1 for sparse concept sets)")
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--output", type=pathlib.Path,
                       default=pathlib.Path("runs/latest"),
@@ -120,6 +136,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   gam.add_argument("--checkpoint-dir", type=pathlib.Path,
                    help="round checkpoints (default: <output>/checkpoints)")
   args = parser.parse_args(argv)
+  if args.positive_weight != 1.0 and args.task != "multilabel":
+    parser.error("--positive-weight is for --task multilabel")
   if args.gam and (args.static_shapes or args.jit_compile):
     parser.error("--static-shapes and --jit-compile train the plain "
                  "classifier; GAM's pair batches do not take them")
@@ -143,15 +161,17 @@ def run(args: argparse.Namespace) -> dict:
   # First: a multi-worker strategy must exist before any other TF operation.
   strategy = distribution.make_strategy(args.strategy, args.tpu)
   graph = load_graph(args.dataset, args.data_dir, seed=args.seed,
-                     cross_class_edge_fraction=args.cross_class_edges)
+                     cross_class_edge_fraction=args.cross_class_edges,
+                     task=args.task, num_concepts=args.num_concepts)
   print(f"graph: {graph}", flush=True)
   args.output.mkdir(parents=True, exist_ok=True)
   results = (run_gam if args.gam else run_classifier)(graph, args, strategy)
   results.update(strategy=args.strategy,
                  num_replicas_in_sync=strategy.num_replicas_in_sync)
   (args.output / "results.json").write_text(json.dumps(results, indent=2))
-  print(f"test accuracy {results['test_accuracy']:.4f}, validation "
-        f"{results['val_accuracy']:.4f} -> {args.output}", flush=True)
+  score = results["score"]
+  print(f"test {score} {results[f'test_{score}']:.4f}, validation "
+        f"{results[f'val_{score}']:.4f} -> {args.output}", flush=True)
   return results
 
 
@@ -172,18 +192,20 @@ def run_classifier(graph, args: argparse.Namespace,
   with strategy.scope():
     result = training.train_node_classifier(
         graph, args.model, options, verbose=args.verbose,
-        callbacks=callbacks, **_classifier_kwargs(args))
-  scores = result.accuracy
+        callbacks=callbacks, positive_weight=args.positive_weight,
+        **_classifier_kwargs(args))
   result.model.save(args.output / "model.keras")
   title = f"{args.model} on {args.dataset}"
-  plots.plot_training_curves(result.history,
-                             args.output / "training_curves.png", title=title)
+  plots.plot_training_curves(
+      result.history, args.output / "training_curves.png", title=title,
+      metric=label_tasks.monitor_name(graph.is_multilabel))
   _plot_test_predictions(result.model, graph, args, title)
   return {
-      "dataset": args.dataset, "model": args.model,
-      "test_accuracy": scores.get("test"), "val_accuracy": scores.get("val"),
-      "majority_class_test_accuracy": graph.majority_class_rate("test"),
-      "train_accuracy": scores.get("train"),
+      "dataset": args.dataset, "model": args.model, "task": args.task,
+      "score": label_tasks.score_name(graph.is_multilabel),
+      **{f"{split}_{key}": value for split, scores in result.scores.items()
+         for key, value in scores.items()},
+      **_reference_scores(graph),
       "train_seconds": result.train_seconds,
       "config": _config(args),
       "training_options": dataclasses.asdict(options),
@@ -217,8 +239,10 @@ def run_gam(graph, args: argparse.Namespace,
             args.model, graph.num_classes, **_classifier_kwargs(args)),
         agreement_model_fn=lambda: AgreementModel(
             hidden_units=(args.agreement_hidden,)),
-        options=options)
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+        options=options, multilabel=graph.is_multilabel)
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
+                  loss=(label_tasks.SigmoidCrossEntropy(args.positive_weight)
+                        if graph.is_multilabel else None))
   checkpoint_dir = args.checkpoint_dir or args.output / "checkpoints"
   start = time.perf_counter()
   history = model.fit(
@@ -228,20 +252,22 @@ def run_gam(graph, args: argparse.Namespace,
   model.save(args.output / "model.keras")
   history.save_json(args.output / "gam_history.json")
   title = f"GAM with {args.model} on {args.dataset}"
+  score = history.score_name
   plots.plot_round_history(history.rounds, args.output / "gam_rounds.png",
-                           history.best_round, title=title)
+                           history.best_round, title=title, score=score)
   _plot_test_predictions(model.node_model, graph, args,
                          f"{title}, round {history.best_round}")
-  best = history.best
+  best, first = history.best, history.rounds[0]
   return {
-      "dataset": args.dataset, "model": args.model, "gam": True,
-      "test_accuracy": best["test_accuracy"],
-      "val_accuracy": best["val_accuracy"],
-      "baseline_test_accuracy": history.rounds[0]["test_accuracy"],
-      "baseline_val_accuracy": history.rounds[0]["val_accuracy"],
+      "dataset": args.dataset, "model": args.model, "task": args.task,
+      "gam": True, "score": score,
+      f"test_{score}": best[f"test_{score}"],
+      f"val_{score}": best[f"val_{score}"],
+      f"baseline_test_{score}": first[f"test_{score}"],
+      f"baseline_val_{score}": first[f"val_{score}"],
       "best_round": history.best_round,
       "rounds": history.rounds,
-      "majority_class_test_accuracy": graph.majority_class_rate("test"),
+      **_reference_scores(graph),
       "seconds": seconds,
       "config": _config(args),
       "cotraining_options": options.to_dict(),
@@ -250,15 +276,35 @@ def run_gam(graph, args: argparse.Namespace,
 
 def _plot_test_predictions(classifier, graph, args: argparse.Namespace,
                            title: str) -> None:
-  """`test_predictions.png`: confusion matrix and 2-D view of the logits."""
+  """`test_predictions.png`: confusion matrix and 2-D view of the logits
+  (multi-label: each label's average precision)."""
   from gam import plots  # pylint: disable=g-import-not-at-top
   nodes = graph.split_nodes("test")
   if nodes.size == 0:
     return
   logits = classifier.predict(training.prediction_dataset(
       graph, classifier, nodes, args.max_neighbors), verbose=0)
-  plots.plot_predictions(graph.labels[nodes], logits,
-                         args.output / "test_predictions.png", title)
+  plot = (plots.plot_label_average_precision if graph.is_multilabel
+          else plots.plot_predictions)
+  plot(graph.labels[nodes], logits, args.output / "test_predictions.png",
+       title)
+
+
+def _reference_scores(graph) -> dict:
+  """What a model must beat: the majority class, or for multi-label graphs
+  the most frequent training concepts (seed 001's baseline) on test."""
+  if not graph.is_multilabel:
+    return {"majority_class_test_accuracy": graph.majority_class_rate("test")}
+  import scipy.sparse as sp  # pylint: disable=g-import-not-at-top
+
+  from graph_models.tag_baselines import MostFrequentTags  # pylint: disable=g-import-not-at-top
+  train, test = graph.split_nodes("train"), graph.split_nodes("test")
+  if test.size == 0:
+    return {}
+  scores = MostFrequentTags().fit(graph.labels[train]).predict_scores(
+      sp.csr_matrix((test.size, graph.num_classes)))
+  return {f"most_frequent_test_{key}": value for key, value in
+          label_tasks.split_scores(scores, graph.labels[test]).items()}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -98,10 +98,14 @@ class CoTrainingHistory:
   that match the graph's labels where it has them; diagnostic only, never
   used for training), `agreement_accuracy` (held-out, rounds >= 1),
   `val_accuracy`, `test_accuracy`, `epochs`, `best_epoch` and timings.
+  Multi-label runs record `val_label_map`, `test_label_map` and the other
+  `label_tasks.split_scores` instead of the accuracies; `score_name` says
+  which score picks the best round (`val_<score_name>`).
   `history[key]` lists a key over rounds, like a Keras `History`.
   """
   rounds: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
   best_round: Optional[int] = None
+  score_name: str = "accuracy"
 
   @property
   def history(self) -> Dict[str, list]:
@@ -115,7 +119,8 @@ class CoTrainingHistory:
     return self.rounds[self.best_round]
 
   def to_dict(self) -> Dict[str, Any]:
-    return {"rounds": self.rounds, "best_round": self.best_round}
+    return {"rounds": self.rounds, "best_round": self.best_round,
+            "score_name": self.score_name}
 
   def save_json(self, path: str) -> None:
     with open(path, "w") as f:

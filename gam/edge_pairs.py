@@ -19,7 +19,7 @@ import dataclasses
 
 import numpy as np
 
-from graph_models.graph import UNLABELED, Graph
+from graph_models.graph import Graph, labelled_rows
 
 KINDS = ("ll", "lu", "uu")
 
@@ -44,17 +44,18 @@ class EdgePairs:
   def from_graph(cls, graph: Graph, labels: np.ndarray) -> "EdgePairs":
     """Splits `graph`'s edges by which ends `labels` (the table) labels."""
     labels = np.asarray(labels)
-    if labels.shape != (graph.num_nodes,):
+    if labels.shape != graph.labels.shape:
       raise ValueError(f"{graph.name}: label table has shape {labels.shape}, "
-                       f"expected ({graph.num_nodes},)")
+                       f"expected {graph.labels.shape}")
     senders, receivers, _ = graph.edges()
     # One row per undirected edge, self-loops dropped.
     pairs = np.unique(np.sort(np.stack([senders, receivers], axis=1), axis=1),
                       axis=0)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    labelled = labels[pairs] != UNLABELED
+    known = labelled_rows(labels)
+    labelled = known[pairs]
     lu = pairs[labelled[:, 0] != labelled[:, 1]]
-    flip = labels[lu[:, 0]] == UNLABELED
+    flip = ~known[lu[:, 0]]
     lu[flip] = lu[flip][:, ::-1]
     return cls(ll=pairs[labelled.all(axis=1)], lu=lu,
                uu=pairs[~labelled.any(axis=1)])
@@ -84,14 +85,18 @@ class EdgePairs:
 
 def left_targets(labels: np.ndarray, left: np.ndarray,
                  num_classes: int) -> np.ndarray:
-  """One-hot labels of the left nodes of LL / LU pairs.
+  """One-hot (multi-hot for multi-label tables) labels of the left nodes of
+  LL / LU pairs.
 
   Raises if a left node has no label in the table: that would be the label
   leak this module exists to prevent.
   """
-  values = np.asarray(labels)[left]
-  if (values == UNLABELED).any():
+  labels = np.asarray(labels)
+  unknown = ~labelled_rows(labels)[left]
+  if unknown.any():
     raise ValueError(
         "left node of a labelled pair has no label in the label table: "
-        f"{np.asarray(left)[values == UNLABELED][:10].tolist()}")
-  return np.eye(num_classes, dtype=np.float32)[values]
+        f"{np.asarray(left)[unknown][:10].tolist()}")
+  if labels.ndim == 2:
+    return labels[left].astype(np.float32)
+  return np.eye(num_classes, dtype=np.float32)[labels[left]]

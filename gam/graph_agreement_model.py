@@ -30,7 +30,6 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import keras
 import numpy as np
-import scipy.special
 import tensorflow as tf
 
 from gam import checkpoints
@@ -45,7 +44,8 @@ from gam.self_labeling import (class_shares, label_candidates,
                                select_new_labels)
 from graph_models.distribution import (DistributedModel,
                                        reducible_across_workers)
-from graph_models.graph import UNLABELED, Graph
+from graph_models import label_tasks
+from graph_models.graph import Graph, keep_labels, labelled_rows
 from graph_models.neighbor_packing import FEATURES
 from graph_models.node_graph_model import is_whole_graph
 from graph_models.training import (evaluation_dataset, is_full_batch,
@@ -78,10 +78,10 @@ def _log_round(writer, record: Dict[str, Any]) -> None:
   """Writes a round's numbers at its step; flushed at once, so that an
   interrupted run keeps the rounds its checkpoints keep."""
   with writer.as_default(step=record["round"]):
-    for key in ("val_accuracy", "test_accuracy", "agreement_accuracy",
-                "labelled", "new_label_accuracy", "seconds"):
-      if record.get(key) is not None:
-        tf.summary.scalar(key, float(record[key]))
+    for key, value in record.items():
+      if value is not None and (key.startswith(("val_", "test_")) or key in (
+          "agreement_accuracy", "labelled", "new_label_accuracy", "seconds")):
+        tf.summary.scalar(key, float(value))
   writer.flush()
 
 
@@ -100,6 +100,9 @@ class GraphAgreementModel(DistributedModel):
     agreement_model_fn: zero-argument factory of the agreement model.
     options: `CoTrainingOptions`.
     feature_name: the node feature of packed inputs.
+    multilabel: the graph's labels are multi-hot sets: sigmoid outputs,
+      sigmoid cross-entropy, label-set agreement, rounds compared by
+      per-label mAP (see `graph_models.label_tasks`).
 
   `fit(graph)` runs the co-training rounds and returns a `CoTrainingHistory`;
   `fit(dataset)` is Keras' ordinary `fit` (a dataset made by
@@ -119,7 +122,8 @@ class GraphAgreementModel(DistributedModel):
   def __init__(self, node_model_fn: Optional[ModelFn] = None,
                agreement_model_fn: Optional[ModelFn] = None,
                options: Optional[CoTrainingOptions] = None,
-               feature_name: str = FEATURES, **kwargs):
+               feature_name: str = FEATURES, multilabel: bool = False,
+               **kwargs):
     super().__init__(**kwargs)
     if node_model_fn is None or not callable(node_model_fn):
       raise ValueError("node_model_fn must be a zero-argument callable that "
@@ -136,6 +140,7 @@ class GraphAgreementModel(DistributedModel):
     self.agreement_model_fn = agreement_model_fn
     self.options = options
     self.feature_name = feature_name
+    self.multilabel = bool(multilabel)
     self.node_model = node_model_fn()
     self.agreement_model = agreement_model_fn()
     for name, model in (("node_model_fn", self.node_model),
@@ -168,16 +173,19 @@ class GraphAgreementModel(DistributedModel):
     return self.node_model(inputs, training=training)
 
   def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
-    """Keras `compile`; the loss defaults to sparse categorical cross-entropy
-    on logits and an `accuracy` metric is always added (rounds early-stop on
-    `val_accuracy`)."""
-    loss = loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    """Keras `compile`; the loss defaults to cross-entropy on logits (sigmoid
+    cross-entropy if `multilabel`) and the metric rounds early-stop on is
+    always added: `accuracy`, or per-image mAP `image_map` if `multilabel`."""
+    default_loss, default_metrics = label_tasks.loss_and_metrics(
+        self.multilabel, getattr(self.node_model, "num_classes", 0))
     metrics = list(metrics or [])
     names = [m if isinstance(m, str) else getattr(m, "name", None)
              for m in metrics]
-    if "accuracy" not in names:
-      metrics.append(keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
-    super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+    monitor = label_tasks.monitor_name(self.multilabel)
+    if monitor not in names:
+      metrics += [m for m in default_metrics if m.name == monitor]
+    super().compile(optimizer=optimizer, loss=loss or default_loss,
+                    metrics=metrics, **kwargs)
 
   def compile_from_config(self, config):
     self.compile(**keras.saving.deserialize_keras_object(config))
@@ -232,7 +240,8 @@ class GraphAgreementModel(DistributedModel):
         node_model=keras.saving.serialize_keras_object(self.node_model),
         agreement_model=keras.saving.serialize_keras_object(
             self.agreement_model),
-        options=self.options.to_dict(), feature_name=self.feature_name)
+        options=self.options.to_dict(), feature_name=self.feature_name,
+        multilabel=self.multilabel)
     return config
 
   @classmethod
@@ -257,7 +266,7 @@ class GraphAgreementModel(DistributedModel):
             f"re-initialising {target.name}")
 
   def _fingerprint(self, graph: Graph) -> Dict[str, Any]:
-    train_labels = np.where(graph.train_mask, graph.labels, UNLABELED)
+    train_labels = keep_labels(graph.labels, graph.train_mask)
     return {
         "graph": {"name": graph.name, "num_nodes": graph.num_nodes,
                   "num_edges": graph.num_edges,
@@ -275,15 +284,15 @@ class GraphAgreementModel(DistributedModel):
     dataset = prediction_dataset(graph, self.node_model,
                                  np.arange(graph.num_nodes),
                                  self.options.max_neighbors)
-    logits = self.predict(dataset, verbose=0)
-    return scipy.special.softmax(logits.astype(np.float64), axis=1)
+    return label_tasks.probabilities(self.predict(dataset, verbose=0),
+                                     self.multilabel)
 
   def _train_classifier(self, graph: Graph, labels: np.ndarray,
                         pairs: Optional[RegularizationPairs], round_seed: int,
                         verbose: int, callbacks) -> Dict[str, Any]:
     options = self.options
     full_batch = is_full_batch(self.node_model)
-    labelled = np.flatnonzero(labels != UNLABELED)
+    labelled = np.flatnonzero(labelled_rows(labels))
     max_neighbors = options.max_neighbors if self.node_model.uses_edges else 0
     dataset = regularized_dataset(
         graph, labelled, labels, pairs, options.regularization.num_pairs,
@@ -296,15 +305,16 @@ class GraphAgreementModel(DistributedModel):
                        "validation nodes")
     validation = evaluation_dataset(graph, self.node_model, val_nodes,
                                     max_neighbors)
+    monitor = "val_" + label_tasks.monitor_name(self.multilabel)
     stopper = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy", mode="max", patience=options.patience,
+        monitor=monitor, mode="max", patience=options.patience,
         restore_best_weights=True)
     history = super().fit(
         dataset, epochs=options.epochs,
         steps_per_epoch=1 if full_batch else options.steps(labelled.size),
         validation_data=validation, callbacks=[stopper] + list(callbacks),
         verbose=verbose, shuffle=False)
-    val_history = history.history["val_accuracy"]
+    val_history = history.history[monitor]
     return {"epochs": len(val_history),
             "best_epoch": int(np.argmax(val_history)) + 1}
 
@@ -315,6 +325,11 @@ class GraphAgreementModel(DistributedModel):
     if not self.compiled:
       raise RuntimeError("compile the model before fit(graph)")
     graph.require_training_labels()
+    if graph.is_multilabel != self.multilabel:
+      raise ValueError(
+          f"{graph.name} has {'multi' if graph.is_multilabel else 'single'}"
+          f"-label labels but the model was made with multilabel="
+          f"{self.multilabel}")
     options = self.options
     callbacks = list(callbacks or [])
     input_shape = {k: tuple(v.shape) for k, v in prediction_dataset(
@@ -329,11 +344,12 @@ class GraphAgreementModel(DistributedModel):
         self.optimizer.build(self.node_model.trainable_variables)
     initial_optimizer = _values(self.optimizer.variables)
 
-    original = np.where(graph.train_mask, graph.labels, UNLABELED)
+    original = keep_labels(graph.labels, graph.train_mask)
     shares = (class_shares(original, graph.num_classes)
               if options.keep_label_proportions else None)
     labels = original.copy()
-    history = CoTrainingHistory()
+    score = label_tasks.score_name(self.multilabel)
+    history = CoTrainingHistory(score_name=score)
     best: Dict[str, List[np.ndarray]] = {}
     fingerprint = self._fingerprint(graph)
     next_round, finished = 0, False
@@ -356,7 +372,7 @@ class GraphAgreementModel(DistributedModel):
       keras.utils.set_random_seed(round_seed)
       start = time.perf_counter()
       record: Dict[str, Any] = {"round": r,
-                                "labelled": int((labels != UNLABELED).sum())}
+                                "labelled": int(labelled_rows(labels).sum())}
       if r == 0 or not options.warm_start:
         self._fresh(self.node_model_fn, self.node_model, input_shape)
         _assign(self.optimizer.variables, initial_optimizer,
@@ -400,9 +416,11 @@ class GraphAgreementModel(DistributedModel):
       probabilities = self._predict_probabilities(graph)
       for split in ("val", "test"):
         nodes = graph.split_nodes(split)
-        record[f"{split}_accuracy"] = (float(np.mean(
-            probabilities[nodes].argmax(axis=1) == graph.labels[nodes]))
-            if nodes.size else None)
+        record[f"{split}_{score}"] = None
+        if nodes.size:
+          record.update({f"{split}_{key}": value for key, value in
+                         label_tasks.split_scores(probabilities[nodes],
+                                                  graph.labels[nodes]).items()})
 
       labelling_start = time.perf_counter()
       new_ids = np.zeros(0, np.int64)
@@ -411,28 +429,30 @@ class GraphAgreementModel(DistributedModel):
         if candidates.size:
           new_ids, new_labels = select_new_labels(
               probabilities[candidates], candidates,
-              options.num_samples_to_label, options.min_confidence, shares)
+              options.num_samples_to_label, options.min_confidence, shares,
+              self.multilabel)
           labels[new_ids] = new_labels
       record["new_labels"] = int(new_ids.size)
-      known = graph.labels[new_ids] != UNLABELED
+      known = new_ids[labelled_rows(graph.labels)[new_ids]]
       record["new_label_accuracy"] = (
-          float(np.mean(labels[new_ids][known] == graph.labels[new_ids][known]))
-          if known.any() else None)
+          float(np.mean(label_tasks.values_agree(labels[known],
+                                                 graph.labels[known])))
+          if known.size else None)
       record["labelling_seconds"] = time.perf_counter() - labelling_start
       record["seconds"] = time.perf_counter() - start
 
       history.rounds.append(record)
       if round_writer is not None:
         _log_round(round_writer, record)
-      if (history.best_round is None or record["val_accuracy"]
-          > history.best["val_accuracy"]):
+      if (history.best_round is None or record[f"val_{score}"]
+          > history.best[f"val_{score}"]):
         history.best_round = r
         best = {"node": _values(self.node_model.variables),
                 "agreement": _values(self.agreement_model.variables)}
       finished = r >= options.max_rounds or (r > 0 and new_ids.size == 0)
       next_round = r + 1
       if verbose:
-        print(_progress_line(record, options.max_rounds), flush=True)
+        print(_progress_line(record, options.max_rounds, score), flush=True)
       if checkpoint_dir:
         self._save(checkpoint_dir, fingerprint, r, finished, labels, history,
                    best)
@@ -446,9 +466,10 @@ class GraphAgreementModel(DistributedModel):
     self.final_labels = labels
     if verbose:
       chosen = history.best
-      print(f"Best round {history.best_round}: val {chosen['val_accuracy']:.4f}"
-            f" test {_format(chosen['test_accuracy'])} (round 0 test "
-            f"{_format(history.rounds[0]['test_accuracy'])})", flush=True)
+      print(f"Best round {history.best_round}: val {score} "
+            f"{chosen[f'val_{score}']:.4f} test "
+            f"{_format(chosen[f'test_{score}'])} (round 0 test "
+            f"{_format(history.rounds[0][f'test_{score}'])})", flush=True)
     return history
 
   def _save(self, directory, fingerprint, round_index, finished, labels,
@@ -486,19 +507,21 @@ class GraphAgreementModel(DistributedModel):
       raise checkpoints.CheckpointError(
           f"checkpoint of round {manifest.get('round')} lacks {error}") \
           from None
-    if labels.shape != (graph.num_nodes,):
+    if labels.shape != graph.labels.shape:
       raise checkpoints.CheckpointError(
-          f"checkpoint label table has shape {labels.shape}, the graph "
-          f"{graph.num_nodes} nodes")
+          f"checkpoint label table has shape {labels.shape}, the graph's "
+          f"labels {graph.labels.shape}")
+    history.score_name = manifest["history"].get("score_name", "accuracy")
     return manifest["round"] + 1, bool(manifest["finished"]), \
-        labels.copy(), best
+        labels.astype(graph.labels.dtype), best
 
 
 def _format(value) -> str:
   return "n/a" if value is None else f"{value:.4f}"
 
 
-def _progress_line(record: Dict[str, Any], max_rounds: int) -> str:
+def _progress_line(record: Dict[str, Any], max_rounds: int,
+                   score: str = "accuracy") -> str:
   parts = [f"Round {record['round']}/{max_rounds}",
            f"labelled {record['labelled']}"]
   if record["new_labels"]:
@@ -509,8 +532,9 @@ def _progress_line(record: Dict[str, Any], max_rounds: int) -> str:
     parts.append(f"agreement {_format(record['agreement_accuracy'])}")
     if record["edge_agreement"] is not None:
       parts[-1] += f" (calls {record['edge_agreement']:.0%} of edges same)"
-  parts += [f"val {_format(record['val_accuracy'])}",
-            f"test {_format(record['test_accuracy'])}",
+  name = "" if score == "accuracy" else f" {score}"
+  parts += [f"val{name} {_format(record[f'val_{score}'])}",
+            f"test{name} {_format(record[f'test_{score}'])}",
             f"epochs {record['epochs']} (best {record['best_epoch']})",
             f"{record['seconds']:.1f}s"]
   return " | ".join(parts)

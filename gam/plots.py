@@ -13,10 +13,10 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
 
 def plot_training_curves(history: Dict[str, List[float]], path: os.PathLike,
-                         title: str = "") -> None:
-  """Loss and accuracy per epoch, training and validation, side by side."""
-  figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
-  for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+                         title: str = "", metric: str = "accuracy") -> None:
+  """Loss and `metric` per epoch, training and validation, side by side."""
+  figure, (loss_axis, metric_axis) = plt.subplots(1, 2, figsize=(10, 4))
+  for axis, metric in ((loss_axis, "loss"), (metric_axis, metric)):
     for prefix, label in (("", "train"), ("val_", "validation")):
       values = history.get(prefix + metric)
       if values:
@@ -33,12 +33,14 @@ def plot_training_curves(history: Dict[str, List[float]], path: os.PathLike,
 
 
 def plot_round_history(rounds: List[Dict], path: os.PathLike,
-                       best_round: int = None, title: str = "") -> None:
-  """GAM rounds: accuracies (left) and the growing label set (right)."""
+                       best_round: int = None, title: str = "",
+                       score: str = "accuracy") -> None:
+  """GAM rounds: scores (left: validation and test `score`, agreement) and
+  the growing label set (right)."""
   figure, (accuracy_axis, label_axis) = plt.subplots(1, 2, figsize=(11, 4))
   index = [r["round"] for r in rounds]
-  for key, label, style in (("val_accuracy", "validation", "o-"),
-                            ("test_accuracy", "test", "s-"),
+  for key, label, style in ((f"val_{score}", f"validation {score}", "o-"),
+                            (f"test_{score}", f"test {score}", "s-"),
                             ("agreement_accuracy", "agreement (held out)",
                              "^--"),
                             ("edge_agreement", "edges called 'same'", "x:")):
@@ -50,7 +52,7 @@ def plot_round_history(rounds: List[Dict], path: os.PathLike,
     accuracy_axis.axvline(best_round, color="grey", alpha=0.5,
                           label=f"best round ({best_round})")
   accuracy_axis.set_xlabel("round")
-  accuracy_axis.set_ylabel("accuracy / share")
+  accuracy_axis.set_ylabel(f"{score} / accuracy / share")
   accuracy_axis.grid(alpha=0.3)
   accuracy_axis.legend(fontsize="small")
   label_axis.bar(index, [r["labelled"] for r in rounds], label="labelled")
@@ -117,6 +119,37 @@ def plot_predictions(labels: np.ndarray, logits: np.ndarray, path: os.PathLike,
   embedding_axis.set_title("output logits, coloured by true class")
   embedding_axis.legend(*scatter.legend_elements(), title="class",
                         fontsize="x-small", loc="best")
+  if title:
+    figure.suptitle(title)
+  figure.tight_layout()
+  figure.savefig(path, dpi=100)
+  plt.close(figure)
+
+
+def plot_label_average_precision(labels: np.ndarray, scores: np.ndarray,
+                                 path: os.PathLike, title: str = "") -> None:
+  """Multi-label test predictions: each label's average precision next to
+  its prevalence (the AP of a random ranking), labels by frequency."""
+  from graph_models.multilabel_metrics import MeanAveragePrecision  # pylint: disable=g-import-not-at-top
+  labels = np.asarray(labels) > 0
+  order = np.argsort(-labels.sum(axis=0), kind="stable")
+  metric = MeanAveragePrecision(mode="label")
+  metric.update_state(labels.astype(np.float32), scores)
+  ap, has_positive = (np.asarray(t) for t in metric.per_label())
+  figure, axis = plt.subplots(figsize=(max(6, 0.35 * labels.shape[1]), 4))
+  positions = np.arange(labels.shape[1])
+  axis.bar(positions, np.where(has_positive, ap, 0)[order],
+           label="average precision")
+  axis.plot(positions, labels.mean(axis=0)[order], "k_", markersize=12,
+            label="prevalence (random ranking)")
+  axis.set_xticks(positions, [str(c) for c in order], fontsize="x-small")
+  axis.set_xlabel("label (most frequent first)")
+  axis.set_ylabel("average precision")
+  axis.set_ylim(0, 1.2)
+  axis.set_yticks(np.linspace(0, 1, 6))
+  axis.set_title(f"per-label AP (mAP {float(metric.result()):.3f})")
+  axis.legend(fontsize="small", ncol=2, loc="upper center")
+  axis.grid(alpha=0.3, axis="y")
   if title:
     figure.suptitle(title)
   figure.tight_layout()

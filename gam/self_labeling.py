@@ -7,6 +7,13 @@ the reference code's `keep_label_proportions`): per class c, the top
 share_c is class c's share of the *original* labels, and only predictions
 whose maximum probability reaches `min_confidence`. Validation and test
 nodes are never candidates.
+
+Multi-label graphs (sigmoid outputs): a candidate's label set is the classes
+of probability >= 0.5, its confidence the least sure of its per-class
+decisions, min_c max(p_c, 1 - p_c), and for the class quotas it counts as
+its most probable class; shares are each class's share of the positive
+entries of the original label sets. A candidate predicted with an empty set
+is never labelled.
 """
 
 from __future__ import annotations
@@ -15,36 +22,41 @@ from typing import Tuple
 
 import numpy as np
 
-from graph_models.graph import UNLABELED, Graph
+from graph_models.graph import Graph, labelled_rows
 
 
 def label_candidates(graph: Graph, labels: np.ndarray) -> np.ndarray:
   """Ids of nodes without a label in `labels` that are not val/test nodes."""
   labels = np.asarray(labels)
-  if labels.shape != (graph.num_nodes,):
+  if labels.shape != graph.labels.shape:
     raise ValueError(f"{graph.name}: label table has shape {labels.shape}, "
-                     f"expected ({graph.num_nodes},)")
-  return np.flatnonzero((labels == UNLABELED) & ~graph.val_mask
+                     f"expected {graph.labels.shape}")
+  return np.flatnonzero(~labelled_rows(labels) & ~graph.val_mask
                         & ~graph.test_mask)
 
 
 def class_shares(labels: np.ndarray, num_classes: int) -> np.ndarray:
-  """Each class's share of the labelled entries of `labels`."""
+  """Each class's share of the labelled entries of `labels` (of the
+  positive entries, for multi-hot tables)."""
   labels = np.asarray(labels)
-  known = labels[labels != UNLABELED]
+  known = labels[labelled_rows(labels)]
   if known.size == 0:
     raise ValueError("no labelled node to take class shares from")
+  if labels.ndim == 2:
+    counts = known.sum(axis=0).astype(np.float64)
+    return counts / max(counts.sum(), 1.0)
   return np.bincount(known, minlength=num_classes) / known.size
 
 
 def select_new_labels(probabilities: np.ndarray, candidates: np.ndarray,
                       num_samples_to_label: int, min_confidence: float = 0.0,
-                      shares: np.ndarray = None
+                      shares: np.ndarray = None, multilabel: bool = False
                       ) -> Tuple[np.ndarray, np.ndarray]:
   """`(node ids, labels)` to add, most confident first within each class.
 
   Args:
-    probabilities: `[len(candidates), classes]` predicted class probabilities.
+    probabilities: `[len(candidates), classes]` predicted class probabilities
+      (per-class sigmoid probabilities if `multilabel`).
     candidates: the node ids the rows of `probabilities` belong to.
     num_samples_to_label: most labels to add in total.
     min_confidence: smallest maximum probability a new label may have.
@@ -73,10 +85,16 @@ def select_new_labels(probabilities: np.ndarray, candidates: np.ndarray,
     bad = candidates[~np.isfinite(probabilities).all(axis=1)]
     raise ValueError(f"non-finite predicted probabilities for nodes "
                      f"{bad[:10].tolist()}")
-  confidence = probabilities.max(axis=1)
   predicted = probabilities.argmax(axis=1)
+  if multilabel:
+    confidence = np.maximum(probabilities, 1.0 - probabilities).min(axis=1)
+    # An empty predicted set is no label.
+    confidence[probabilities.max(axis=1) < 0.5] = -1.0
+  else:
+    confidence = probabilities.max(axis=1)
   order = np.lexsort((candidates, -confidence))
-  order = order[confidence[order] >= min_confidence]
+  order = order[(confidence[order] >= min_confidence)
+                & (confidence[order] >= 0)]
   if shares is None:
     chosen = order[:num_samples_to_label]
   else:
@@ -91,4 +109,6 @@ def select_new_labels(probabilities: np.ndarray, candidates: np.ndarray,
       in_class = predicted[order] == c
       rank[in_class] = np.arange(in_class.sum())
     chosen = order[rank < quota[predicted[order]]]
+  if multilabel:
+    return candidates[chosen], (probabilities[chosen] >= 0.5).astype(np.int8)
   return candidates[chosen], predicted[chosen].astype(np.int64)
