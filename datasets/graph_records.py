@@ -240,7 +240,7 @@ def load_node_table(name: str, data_dir: Optional[os.PathLike] = None,
 
 def load_graph(name: str, data_dir: Optional[os.PathLike] = None,
                manual_dir: Optional[os.PathLike] = None,
-               download: bool = True) -> Graph:
+               download: bool = True, multilabel: bool = False) -> Graph:
   """Builds (if needed) and loads a graph dataset of this package as a `Graph`.
 
   Args:
@@ -250,11 +250,19 @@ def load_graph(name: str, data_dir: Optional[os.PathLike] = None,
     manual_dir: where manually downloaded files are (see each builder's
       `MANUAL_DOWNLOAD_INSTRUCTIONS`).
     download: prepare the dataset if it is not built yet.
+    multilabel: label each node with its multi-hot `concepts` (the tag
+      datasets `nus_wide` and `mirflickr`) instead of its single `label`
+      (the rarest concept).
 
   Example:
     >>> graph = load_graph("flickr_cooccurrence/synthetic_small")
     >>> model.fit(graph)  # e.g. a GraphAgreementModel
   """
-  table, info = load_node_table(name, data_dir, manual_dir, download)
-  return table.to_graph(int(info.metadata["num_classes"]),
-                        name=info.full_name)
+  table, info = load_node_table(name, data_dir, manual_dir, download,
+                                extra_keys=("concepts",) if multilabel else ())
+  if not multilabel:
+    return table.to_graph(int(info.metadata["num_classes"]),
+                          name=info.full_name)
+  concepts = table.extra["concepts"].reshape(table.labels.size, -1)
+  table = dataclasses.replace(table, labels=concepts.astype(np.int8))
+  return table.to_graph(concepts.shape[1], name=info.full_name)

@@ -181,6 +181,16 @@ def test_tag_configs_hold_the_symmetrised_jaccard_graph(source, tmp_path):
   assert graph.train_mask.sum() == 3 and graph.num_classes == 4
 
 
+def test_tag_config_loads_concept_sets_as_multi_label_graph(tmp_path):
+  graph = gam_datasets.load_graph("flickr_cooccurrence/mirflickr",
+                                  data_dir=tmp_path, manual_dir=DUMMY_DATA,
+                                  multilabel=True)
+  images = tag_files.read_mirflickr(DUMMY_DATA / "mirflickr")
+  assert graph.is_multilabel and graph.num_classes == 4
+  np.testing.assert_array_equal(graph.labels, images.concepts)
+  assert graph.train_mask.sum() == 3
+
+
 def test_tag_config_without_manual_dir_says_where_files_go(tmp_path):
   with pytest.raises(FileNotFoundError, match=r"<manual_dir>/mirflickr.*"
                      r"(?s:.*)press.liacs.nl"):
