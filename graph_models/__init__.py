@@ -3,23 +3,32 @@
 from graph_models.commnet import GraphConvolutionalNodeClassifier
 from graph_models.gcn import GCNNodeClassifier, GraphConvolution
 from graph_models.graph import UNLABELED, Graph, GraphError
+from graph_models.graphsage import GraphSAGENodeClassifier
+from graph_models.label_tasks import SigmoidCrossEntropy
 from graph_models.missing_tags import MissingTagTask, make_missing_tag_task
 from graph_models.mlp import MLPNodeClassifier
 from graph_models.multilabel_metrics import (AccuracyAtK, MeanAveragePrecision,
                                              MicroF1, PrecisionAtK, RecallAtK,
                                              TopKPrecisionRecallF1)
+from graph_models.neighborhood_gcn import NeighborhoodGraphClassifier
+from graph_models.neighborhood_pooling import NeighborhoodMaxPoolingClassifier
 from graph_models.neighbor_packing import (neighbor_table, packed_dataset,
                                            whole_graph_dataset,
                                            whole_graph_inputs)
 from graph_models.node_classifier import NodeClassifier
 from graph_models.node_graph_model import NodeGraphModel
+from graph_models.synthetic import generate_flickr_like
+from graph_models.synthetic_multilabel import generate_multilabel_flickr_like
 from graph_models.tag_baselines import (MostFrequentTags, NaiveBayesTags,
                                         evaluate_tag_scores)
 
 __all__ = [
     "UNLABELED", "Graph", "GraphError", "NodeGraphModel", "NodeClassifier",
     "MLPNodeClassifier", "GCNNodeClassifier", "GraphConvolution",
-    "GraphConvolutionalNodeClassifier", "neighbor_table", "packed_dataset",
+    "GraphConvolutionalNodeClassifier", "GraphSAGENodeClassifier",
+    "NeighborhoodMaxPoolingClassifier", "NeighborhoodGraphClassifier",
+    "SigmoidCrossEntropy", "generate_flickr_like",
+    "generate_multilabel_flickr_like", "neighbor_table", "packed_dataset",
     "whole_graph_dataset", "whole_graph_inputs", "PrecisionAtK", "RecallAtK",
     "AccuracyAtK", "MeanAveragePrecision", "TopKPrecisionRecallF1", "MicroF1",
     "MissingTagTask", "make_missing_tag_task", "MostFrequentTags",

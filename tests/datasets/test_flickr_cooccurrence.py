@@ -16,6 +16,7 @@ from gam_datasets.flickr_cooccurrence.flickr_cooccurrence_builder import (
 from gam_datasets import tag_files
 from gam_datasets.graphsaint_files import read_graphsaint
 from gam_datasets.jaccard_graph import jaccard_top_k
+from graph_models import training
 from graph_models.graph import UNLABELED, Graph
 from graph_models.sources import load_graph as load_source_graph
 
@@ -181,14 +182,33 @@ def test_tag_configs_hold_the_symmetrised_jaccard_graph(source, tmp_path):
   assert graph.train_mask.sum() == 3 and graph.num_classes == 4
 
 
-def test_tag_config_loads_concept_sets_as_multi_label_graph(tmp_path):
-  graph = gam_datasets.load_graph("flickr_cooccurrence/mirflickr",
-                                  data_dir=tmp_path, manual_dir=DUMMY_DATA,
-                                  multilabel=True)
+@pytest.fixture(scope="module")
+def mirflickr_concepts(tmp_path_factory):
+  """The MIRFLICKR dummy files as a multi-label graph (4 concepts)."""
+  return gam_datasets.load_graph(
+      "flickr_cooccurrence/mirflickr", data_dir=tmp_path_factory.mktemp("tfds"),
+      manual_dir=DUMMY_DATA, multilabel=True)
+
+
+def test_tag_config_loads_concept_sets_as_multi_label_graph(
+    mirflickr_concepts):
+  graph = mirflickr_concepts
   images = tag_files.read_mirflickr(DUMMY_DATA / "mirflickr")
   assert graph.is_multilabel and graph.num_classes == 4
   np.testing.assert_array_equal(graph.labels, images.concepts)
   assert graph.train_mask.sum() == 3
+
+
+@pytest.mark.parametrize("model", sorted(training.CLASSIFIERS))
+def test_every_classifier_trains_on_real_format_concepts(mirflickr_concepts,
+                                                         model):
+  """Smoke test: the multi-label path end to end on real-format files."""
+  result = training.train_node_classifier(
+      mirflickr_concepts, model, training.TrainingOptions(epochs=3),
+      validate_every_epoch=False, hidden_units=(8,))
+  scores = result.scores["test"]
+  assert 0.0 <= scores["label_map"] <= 1.0
+  assert np.isfinite(result.history["loss"]).all()
 
 
 def test_tag_config_without_manual_dir_says_where_files_go(tmp_path):
