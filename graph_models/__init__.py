@@ -15,6 +15,8 @@ from graph_models.neighborhood_pooling import NeighborhoodMaxPoolingClassifier
 from graph_models.neighbor_packing import (neighbor_table, packed_dataset,
                                            whole_graph_dataset,
                                            whole_graph_inputs)
+from graph_models.node2vec import (Node2VecOptions, biased_random_walks,
+                                   train_node2vec, with_node2vec_features)
 from graph_models.node_classifier import NodeClassifier
 from graph_models.node_graph_model import NodeGraphModel
 from graph_models.synthetic import generate_flickr_like
@@ -28,7 +30,9 @@ __all__ = [
     "GraphConvolutionalNodeClassifier", "GraphSAGENodeClassifier",
     "NeighborhoodMaxPoolingClassifier", "NeighborhoodGraphClassifier",
     "SigmoidCrossEntropy", "generate_flickr_like",
-    "generate_multilabel_flickr_like", "neighbor_table", "packed_dataset",
+    "generate_multilabel_flickr_like", "Node2VecOptions",
+    "biased_random_walks", "train_node2vec", "with_node2vec_features",
+    "neighbor_table", "packed_dataset",
     "whole_graph_dataset", "whole_graph_inputs", "PrecisionAtK", "RecallAtK",
     "AccuracyAtK", "MeanAveragePrecision", "TopKPrecisionRecallF1", "MicroF1",
     "MissingTagTask", "make_missing_tag_task", "MostFrequentTags",

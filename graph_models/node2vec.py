@@ -460,12 +460,12 @@ def with_node2vec_features(graph: Graph, embeddings: np.ndarray,
   """`graph` with the node features of one of the seed paper's ablations.
 
   `mode`: "features" (unchanged), "node2vec" (the embeddings replace the
-  features) or "both" (the features, then the L2-normalised embeddings, so
-  their scale does not depend on the embedding's training; sparse features
-  stay sparse). Rows of zeros (isolated nodes) stay zero. The entries of a
-  unit row are about 1 / sqrt(dimensions), small beside dense features of
-  unit variance: a classifier that does not standardise its inputs may
-  learn little from them.
+  features) or "both" (the features, then the embeddings scaled to an L2
+  norm of sqrt(dimensions), so that their scale does not depend on the
+  embedding's training and their entries are of order 1, like standardised
+  features - unit-norm rows, entries near 1 / sqrt(dimensions), were mostly
+  ignored by an MLP next to unit-variance features; sparse features stay
+  sparse). Rows of zeros (isolated nodes) stay zero.
 
   Example:
     >>> both = with_node2vec_features(graph, train_node2vec(graph), "both")
@@ -498,7 +498,8 @@ def with_node2vec_features(graph: Graph, embeddings: np.ndarray,
   if mode == "node2vec":
     return graph.replace(features=embeddings)
   norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
-  unit = embeddings / np.where(norms > 0, norms, 1.0)
+  unit = embeddings * (np.sqrt(embeddings.shape[1])
+                       / np.where(norms > 0, norms, 1.0))
   if sp.issparse(graph.features):
     features = sp.hstack([graph.features, sp.csr_matrix(unit)], format="csr")
   else:

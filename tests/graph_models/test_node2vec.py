@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from graph_models import node2vec
+from graph_models import node2vec, training
 from graph_models.graph import Graph
 from graph_models.node2vec import (MODES, Node2VecOptions,
                                    biased_random_walks, train_node2vec,
@@ -335,11 +335,11 @@ def test_feature_modes():
   assert both.features.shape == (6, 6 + 3)
   np.testing.assert_array_equal(both.features[:, :6], graph.features)
   norms = np.linalg.norm(both.features[:, 6:], axis=1)
-  np.testing.assert_allclose(np.delete(norms, 2), 1.0, rtol=1e-6)
+  np.testing.assert_allclose(np.delete(norms, 2), np.sqrt(3), rtol=1e-6)
   assert norms[2] == 0
-  np.testing.assert_allclose(both.features[1, 6:],
-                             embeddings[1] / np.linalg.norm(embeddings[1]),
-                             rtol=1e-6)
+  np.testing.assert_allclose(
+      both.features[1, 6:],
+      np.sqrt(3) * embeddings[1] / np.linalg.norm(embeddings[1]), rtol=1e-6)
   # Everything else is kept.
   assert (both.adjacency != graph.adjacency).nnz == 0
   np.testing.assert_array_equal(both.labels, graph.labels)
@@ -351,7 +351,7 @@ def test_sparse_features_stay_sparse():
   both = with_node2vec_features(graph, np.ones((6, 2)), "both")
   assert sp.isspmatrix_csr(both.features)
   assert both.features.shape == (6, 8)
-  np.testing.assert_allclose(both.features.toarray()[:, 6:], 2 ** -0.5,
+  np.testing.assert_allclose(both.features.toarray()[:, 6:], 1.0,
                              rtol=1e-6)
 
 
@@ -368,3 +368,18 @@ def test_sparse_features_stay_sparse():
 def test_feature_errors(embeddings, mode, message):
   with pytest.raises(ValueError, match=message):
     with_node2vec_features(ring_lattice(6), embeddings, mode)
+
+
+def test_mlp_classifier_gains_from_node2vec_features(sbm):
+  """The same ablation through the package's MLP, which sees the features
+  as given: the embeddings' scale must let it use them."""
+  graph, embeddings = sbm
+  accuracy = {}
+  for mode in ("features", "both"):
+    result = training.train_node_classifier(
+        with_node2vec_features(graph, embeddings, mode), "mlp",
+        training.TrainingOptions(epochs=100, seed=0),
+        validate_every_epoch=False, hidden_units=(32,))
+    accuracy[mode] = result.accuracy["test"]
+  print(accuracy)
+  assert accuracy["both"] > accuracy["features"] + 0.35
