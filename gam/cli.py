@@ -45,10 +45,13 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 from graph_models import distribution, label_tasks, training  # pylint: disable=g-import-not-at-top
 from graph_models.sources import GRAPH_NAMES, TASKS, load_graph  # pylint: disable=g-import-not-at-top
 
+# `node2vec` is an MLP over the node features and node2vec embeddings.
+NODE2VEC = "node2vec"
+MODELS = sorted(training.CLASSIFIERS) + [NODE2VEC]
 DEFAULT_HIDDEN = {"mlp": 128, "gcn": 16, "commnet": 64, "graphsage": 128,
-                  "maxpool": 128, "ngcn": 128}
+                  "maxpool": 128, "ngcn": 128, NODE2VEC: 128}
 DEFAULT_EPOCHS = {"mlp": 100, "gcn": 200, "commnet": 50, "graphsage": 50,
-                  "maxpool": 50, "ngcn": 50}
+                  "maxpool": 50, "ngcn": 50, NODE2VEC: 100}
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -59,15 +62,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                       choices=GRAPH_NAMES, help="graph to train on")
   parser.add_argument("--data-dir", type=pathlib.Path,
                       help="directory of the ind.<name>.* Planetoid files")
-  parser.add_argument("--model", default="commnet",
-                      choices=sorted(training.CLASSIFIERS),
-                      help="node classifier")
+  parser.add_argument("--model", default="commnet", choices=MODELS,
+                      help="node classifier (node2vec: an MLP over the "
+                           "features and node2vec embeddings)")
+  parser.add_argument("--node2vec-dimensions", type=int, default=64,
+                      help="node2vec embedding size (walks of 40 steps, 10 "
+                           "per node, p = q = 1)")
   parser.add_argument("--hidden", type=int,
                       help="hidden width (default: 16 gcn, 64 commnet, 128 "
                            "the others)")
   parser.add_argument("--epochs", type=int,
-                      help="training epochs (default: 100 mlp, 200 gcn, "
-                           "50 the others)")
+                      help="training epochs (default: 100 mlp and node2vec, "
+                           "200 gcn, 50 the others)")
   parser.add_argument("--learning-rate", type=float, default=0.01)
   parser.add_argument("--dropout", type=float, default=0.5)
   parser.add_argument("--weight-decay", type=float, default=5e-4)
@@ -146,6 +152,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   return args
 
 
+def _classifier_name(args: argparse.Namespace) -> str:
+  return "mlp" if args.model == NODE2VEC else args.model
+
+
+def _with_node2vec(graph, args: argparse.Namespace):
+  """The graph whose features are [features, node2vec embeddings]."""
+  from graph_models import node2vec  # pylint: disable=g-import-not-at-top
+  embeddings = node2vec.train_node2vec(graph, node2vec.Node2VecOptions(
+      dimensions=args.node2vec_dimensions, walk_length=40, walks_per_node=10,
+      seed=args.seed), verbose=args.verbose)
+  return node2vec.with_node2vec_features(graph, embeddings, "both")
+
+
 def _classifier_kwargs(args: argparse.Namespace) -> dict:
   return dict(hidden_units=(args.hidden or DEFAULT_HIDDEN[args.model],),
               dropout=args.dropout, weight_decay=args.weight_decay)
@@ -163,6 +182,8 @@ def run(args: argparse.Namespace) -> dict:
   graph = load_graph(args.dataset, args.data_dir, seed=args.seed,
                      cross_class_edge_fraction=args.cross_class_edges,
                      task=args.task, num_concepts=args.num_concepts)
+  if args.model == NODE2VEC:
+    graph = _with_node2vec(graph, args)
   print(f"graph: {graph}", flush=True)
   args.output.mkdir(parents=True, exist_ok=True)
   results = (run_gam if args.gam else run_classifier)(graph, args, strategy)
@@ -191,7 +212,7 @@ def run_classifier(graph, args: argparse.Namespace,
                if args.tensorboard else [])
   with strategy.scope():
     result = training.train_node_classifier(
-        graph, args.model, options, verbose=args.verbose,
+        graph, _classifier_name(args), options, verbose=args.verbose,
         callbacks=callbacks, positive_weight=args.positive_weight,
         **_classifier_kwargs(args))
   result.model.save(args.output / "model.keras")
@@ -236,7 +257,8 @@ def run_gam(graph, args: argparse.Namespace,
   with strategy.scope():
     model = GraphAgreementModel(
         node_model_fn=lambda: training.build_classifier(
-            args.model, graph.num_classes, **_classifier_kwargs(args)),
+            _classifier_name(args), graph.num_classes,
+            **_classifier_kwargs(args)),
         agreement_model_fn=lambda: AgreementModel(
             hidden_units=(args.agreement_hidden,)),
         options=options, multilabel=graph.is_multilabel)

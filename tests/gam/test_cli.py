@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from gam import cli
-from graph_models import whole_graph_inputs
+from graph_models import label_tasks, whole_graph_inputs
 from graph_models.sources import load_graph
 
 
@@ -55,6 +55,65 @@ def test_main_job_writes_results_model_and_plot(tmp_path):
   accuracy = np.mean(model.predict_on_batch(inputs).argmax(1)
                      == graph.labels[graph.split_nodes("test")])
   assert accuracy == pytest.approx(results["test_accuracy"], abs=1e-6)
+
+
+def test_multilabel_job_scores_concept_sets(tmp_path):
+  out = tmp_path / "run"
+  code = cli.main(["--dataset", "flickr_synthetic_small", "--task",
+                   "multilabel", "--num-concepts", "12", "--model", "gcn",
+                   "--epochs", "40", "--output", str(out), "--verbose", "0"])
+  assert code == 0
+  results = json.loads((out / "results.json").read_text())
+  assert results["score"] == "label_map" and "test_accuracy" not in results
+  assert results["test_label_map"] > results["most_frequent_test_label_map"]
+  assert (results["test_precision_at_3"]
+          > results["most_frequent_test_precision_at_3"])
+  assert _is_png(out / "test_predictions.png")
+  # The saved model scores what results.json says.
+  graph = load_graph("flickr_synthetic_small", task="multilabel",
+                     num_concepts=12)
+  model = keras.models.load_model(out / "model.keras")
+  nodes = graph.split_nodes("test")
+  logits = model.predict_on_batch(whole_graph_inputs(graph, nodes))
+  scores = label_tasks.split_scores(
+      label_tasks.probabilities(logits, True), graph.labels[nodes])
+  assert scores["label_map"] == pytest.approx(results["test_label_map"],
+                                              abs=1e-5)
+
+
+def test_multilabel_gam_job_compares_rounds_by_label_map(tmp_path):
+  out = tmp_path / "run"
+  code = cli.main(["--dataset", "flickr_synthetic_small", "--task",
+                   "multilabel", "--num-concepts", "12", "--model", "mlp",
+                   "--epochs", "20", "--patience", "20", "--gam",
+                   "--rounds", "1", "--positive-weight", "2",
+                   "--output", str(out), "--verbose", "0"])
+  assert code == 0
+  results = json.loads((out / "results.json").read_text())
+  rounds = results["rounds"]
+  assert results["val_label_map"] == max(r["val_label_map"] for r in rounds)
+  assert results["baseline_test_label_map"] == rounds[0]["test_label_map"]
+  assert _is_png(out / "gam_rounds.png")
+
+
+def test_node2vec_model_trains_an_mlp_on_features_and_embeddings(tmp_path):
+  out = tmp_path / "run"
+  code = cli.main(["--dataset", "flickr_synthetic_small", "--model",
+                   "node2vec", "--node2vec-dimensions", "16", "--epochs",
+                   "30", "--output", str(out), "--verbose", "0"])
+  assert code == 0
+  results = json.loads((out / "results.json").read_text())
+  assert results["test_accuracy"] > results["majority_class_test_accuracy"]
+  model = keras.models.load_model(out / "model.keras")
+  assert type(model).__name__ == "MLPNodeClassifier"
+  # 32 synthetic features + 16 embedding dimensions.
+  assert model.get_build_config()["input_shape"]["features"][-1] == 48
+
+
+def test_positive_weight_needs_the_multilabel_task(capsys):
+  with pytest.raises(SystemExit):
+    cli.parse_args(["--positive-weight", "2"])
+  assert "--positive-weight is for --task multilabel" in capsys.readouterr().err
 
 
 def test_missing_planetoid_directory_is_a_clear_error(tmp_path, capsys):
