@@ -6,6 +6,7 @@ import os
 from typing import Dict, List
 
 import matplotlib
+import matplotlib.ticker
 import numpy as np
 
 matplotlib.use("Agg")
@@ -64,6 +65,8 @@ def plot_round_history(rounds: List[Dict], path: os.PathLike,
                           (i, r["labelled"] + r["new_labels"]),
                           ha="center", va="bottom", fontsize="small")
   label_axis.set_xlabel("round")
+  for axis in (accuracy_axis, label_axis):  # rounds are whole numbers
+    axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
   label_axis.set_ylabel("nodes (share of new labels correct)")
   label_axis.legend(fontsize="small")
   if title:
