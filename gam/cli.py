@@ -317,16 +317,10 @@ def _reference_scores(graph) -> dict:
   the most frequent training concepts (seed 001's baseline) on test."""
   if not graph.is_multilabel:
     return {"majority_class_test_accuracy": graph.majority_class_rate("test")}
-  import scipy.sparse as sp  # pylint: disable=g-import-not-at-top
-
-  from graph_models.tag_baselines import MostFrequentTags  # pylint: disable=g-import-not-at-top
-  train, test = graph.split_nodes("train"), graph.split_nodes("test")
-  if test.size == 0:
+  if graph.split_nodes("test").size == 0:
     return {}
-  scores = MostFrequentTags().fit(graph.labels[train]).predict_scores(
-      sp.csr_matrix((test.size, graph.num_classes)))
   return {f"most_frequent_test_{key}": value for key, value in
-          label_tasks.split_scores(scores, graph.labels[test]).items()}
+          label_tasks.most_frequent_scores(graph, "test").items()}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -26,11 +26,12 @@ from typing import Dict, List, Tuple
 
 import keras
 import numpy as np
+import scipy.sparse as sp
 import scipy.special
 import tensorflow as tf
 
 from graph_models import multilabel_metrics
-from graph_models.tag_baselines import evaluate_tag_scores
+from graph_models.tag_baselines import MostFrequentTags, evaluate_tag_scores
 
 AGREEMENT_JACCARD = 0.5
 TOP_K = 3
@@ -94,6 +95,18 @@ def split_scores(probabilities_: np.ndarray,
   keep = ("label_map", "image_map", f"precision_at_{k}", f"recall_at_{k}",
           f"accuracy_at_{k}", "num_labels_without_positive")
   return {key: results[key] for key in keep}
+
+
+def most_frequent_scores(graph, split: str = "test") -> Dict[str, float]:
+  """`split_scores` of the most-frequent-concepts baseline (seed 001's
+  "Frequent_tags"): every node of `split` ranks the classes by their
+  frequency among the training label sets. The floor a multi-label model
+  must beat."""
+  nodes = graph.split_nodes(split)
+  scores = MostFrequentTags().fit(
+      graph.labels[graph.split_nodes("train")]).predict_scores(
+          sp.csr_matrix((nodes.size, graph.num_classes)))
+  return split_scores(scores, graph.labels[nodes])
 
 
 @keras.saving.register_keras_serializable(package="graph_models")

@@ -131,3 +131,15 @@ def test_generator_rejects_bad_arguments(kwargs, message):
   with pytest.raises(ValueError, match=message):
     generate_multilabel_flickr_like(num_nodes=300, num_val=50, num_test=50,
                                     **kwargs)
+
+
+def test_most_frequent_scores_rank_by_training_frequency():
+  graph = _graph([[1, 0, 0], [1, 1, 0], [0, 1, 1], [1, 0, 1]],
+                 train_mask=[True, True, False, False],
+                 test_mask=[False, False, True, True])
+  scores = label_tasks.most_frequent_scores(graph, "test")
+  # Frequencies 1, 1/2, 0: every test node predicts classes 0, 1, 2 in
+  # that order. Class 0: AP 1/2 (node 3 is one of two tied at the top);
+  # class 1: 1/2; class 2: both positive, AP 1.
+  assert scores["label_map"] == pytest.approx((0.5 + 0.5 + 1) / 3)
+  assert scores["precision_at_3"] == pytest.approx(2 / 3)
