@@ -151,3 +151,31 @@ def test_self_labelling_adds_confident_label_sets():
   assert new.tolist() == [[0, 1, 0], [1, 0, 1]]
   shares = class_shares(np.array([[1, 0, 1], [0, 1, 0], [UNLABELED] * 3]), 3)
   np.testing.assert_allclose(shares, [1 / 3, 1 / 3, 1 / 3])
+
+
+def test_graph_regularization_model_trains_on_label_sets(graph):
+  """NSL-style graph regularisation with multi-hot targets and sigmoid
+  cross-entropy: trains, reports its graph loss, beats the floor."""
+  from gam.graph_regularization import GraphRegularizationModel  # pylint: disable=g-import-not-at-top
+  from graph_models import label_tasks, nsl  # pylint: disable=g-import-not-at-top
+  from graph_models.neighbor_packing import packed_dataset  # pylint: disable=g-import-not-at-top
+  seed_everything(0)
+  model = GraphRegularizationModel(
+      config=nsl.make_graph_reg_config(max_neighbors=3, multiplier=0.02),
+      node_model_fn=lambda: build_classifier("mlp", graph.num_classes,
+                                             hidden_units=(16,)))
+  model.compile(optimizer=keras.optimizers.Adam(0.02),
+                loss=label_tasks.SigmoidCrossEntropy())
+  train = packed_dataset(graph, graph.split_nodes("train"), 3, batch_size=16,
+                         shuffle=True)
+  history = model.fit(train, epochs=30, verbose=0)
+  assert np.isfinite(history.history["loss"]).all()
+  assert history.history["graph_loss"][-1] > 0
+  nodes = graph.split_nodes("test")
+  logits = model.predict(prediction_dataset(graph, model.node_model, nodes),
+                         verbose=0)
+  scores = label_tasks.split_scores(label_tasks.probabilities(logits, True),
+                                    graph.labels[nodes])
+  floor = label_tasks.most_frequent_scores(graph, "test")
+  print(scores, floor)
+  assert scores["label_map"] > floor["label_map"] + 0.1
