@@ -177,7 +177,7 @@ class GraphAgreementModel(DistributedModel):
     cross-entropy if `multilabel`) and the metric rounds early-stop on is
     always added: `accuracy`, or per-image mAP `image_map` if `multilabel`."""
     default_loss, default_metrics = label_tasks.loss_and_metrics(
-        self.multilabel, getattr(self.node_model, "num_classes", 0))
+        self.multilabel, getattr(self.node_model, "num_classes", None))
     metrics = list(metrics or [])
     names = [m if isinstance(m, str) else getattr(m, "name", None)
              for m in metrics]

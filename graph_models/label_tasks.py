@@ -22,7 +22,7 @@ on the kind lives here:
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import keras
 import numpy as np
@@ -138,20 +138,22 @@ class SigmoidCrossEntropy(keras.losses.Loss):
     return {**super().get_config(), "positive_weight": self.positive_weight}
 
 
-def loss_and_metrics(multilabel: bool, num_classes: int,
+def loss_and_metrics(multilabel: bool, num_classes: Optional[int] = None,
                      positive_weight: float = 1.0
                      ) -> Tuple[keras.losses.Loss, List[keras.metrics.Metric]]:
   """The loss on logits and the (weighted) metrics to compile with.
 
-  Multi-label metrics are per-image mAP and precision@3, which work in any
-  `tf.distribute` context; per-label mAP comes from `split_scores`.
+  Multi-label metrics are per-image mAP and precision@k, k = 3 or
+  `num_classes` if smaller (unknown: 3, checked against the outputs when
+  the metric runs), which work in any `tf.distribute` context; per-label
+  mAP comes from `split_scores`.
   """
   if not multilabel:
     if positive_weight != 1.0:
       raise ValueError("positive_weight is for multi-label graphs")
     return (keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-  k = min(TOP_K, num_classes)
+  k = min(TOP_K, num_classes) if num_classes else TOP_K
   return (SigmoidCrossEntropy(positive_weight),
           [multilabel_metrics.MeanAveragePrecision(mode="image",
                                                    name="image_map"),

@@ -173,8 +173,10 @@ def compile_classifier(model: keras.Model, learning_rate: float,
         "jit_compile=True needs TensorFlow op determinism off (Keras runs "
         "without XLA otherwise): seed with seed_everything(seed, "
         "deterministic_ops=False)")
+  # Wrappers (graph regularisation) carry the classifier as `node_model`.
+  classifier = getattr(model, "node_model", model)
   loss, metrics = label_tasks.loss_and_metrics(
-      multilabel, getattr(model, "num_classes", 0), positive_weight)
+      multilabel, getattr(classifier, "num_classes", None), positive_weight)
   model.compile(
       optimizer=keras.optimizers.Adam(learning_rate), loss=loss,
       # Weighted, so that the padding of static-shape batches is not counted.

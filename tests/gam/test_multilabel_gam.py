@@ -18,8 +18,8 @@ from gam.agreement import AgreementTrainingOptions
 from graph_models.graph import UNLABELED, keep_labels, labelled_rows
 from graph_models.label_tasks import values_agree
 from graph_models.synthetic_multilabel import generate_multilabel_flickr_like
-from graph_models.training import (build_classifier, prediction_dataset,
-                                   seed_everything)
+from graph_models.training import (build_classifier, compile_classifier,
+                                   prediction_dataset, seed_everything)
 
 OPTIONS = CoTrainingOptions(
     max_rounds=2, epochs=15, patience=15, num_samples_to_label=30,
@@ -164,12 +164,12 @@ def test_graph_regularization_model_trains_on_label_sets(graph):
       config=nsl.make_graph_reg_config(max_neighbors=3, multiplier=0.02),
       node_model_fn=lambda: build_classifier("mlp", graph.num_classes,
                                              hidden_units=(16,)))
-  model.compile(optimizer=keras.optimizers.Adam(0.02),
-                loss=label_tasks.SigmoidCrossEntropy())
+  compile_classifier(model, 0.02, multilabel=True)
   train = packed_dataset(graph, graph.split_nodes("train"), 3, batch_size=16,
                          shuffle=True)
   history = model.fit(train, epochs=30, verbose=0)
   assert np.isfinite(history.history["loss"]).all()
+  assert {"image_map", "precision_at_3"} <= set(history.history)
   assert history.history["graph_loss"][-1] > 0
   nodes = graph.split_nodes("test")
   logits = model.predict(prediction_dataset(graph, model.node_model, nodes),
