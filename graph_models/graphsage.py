@@ -32,7 +32,7 @@ import keras
 import tensorflow as tf
 from graph_nets import graphs
 
-from graph_models.node_classifier import NodeClassifier, first_layer_l2
+from graph_models.node_classifier import NodeClassifier
 
 
 def neighbor_means(graph: graphs.GraphsTuple, states: tf.Tensor) -> tf.Tensor:
@@ -79,16 +79,7 @@ class GraphSAGENodeClassifier(NodeClassifier):
     if not isinstance(normalize, bool):
       raise ValueError(f"normalize must be True or False, got {normalize!r}")
     self.normalize = normalize
-    widths = self.hidden_units + (num_classes,)
-    self.dropouts = [keras.layers.Dropout(self.dropout) for _ in widths]
-    self.dense_layers = [
-        keras.layers.Dense(
-            width, activation=(self.activation if i < len(self.hidden_units)
-                               else None),
-            kernel_regularizer=(first_layer_l2(self.weight_decay)
-                                if i == 0 else None),
-            name=f"sage_{i}")
-        for i, width in enumerate(widths)]
+    self.dropouts, self.dense_layers = self.dense_stack("sage")
 
   def graph_call(self, graph: graphs.GraphsTuple,
                  training: bool = False) -> graphs.GraphsTuple:

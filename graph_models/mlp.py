@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from graph_nets import graphs
 
-from graph_models.node_classifier import NodeClassifier, first_layer_l2
+from graph_models.node_classifier import NodeClassifier
 
 
 @keras.saving.register_keras_serializable(package="graph_models")
@@ -25,16 +25,7 @@ class MLPNodeClassifier(NodeClassifier):
 
   def __init__(self, num_classes: int, **kwargs):
     super().__init__(num_classes, **kwargs)
-    widths = self.hidden_units + (num_classes,)
-    self.dropouts = [keras.layers.Dropout(self.dropout) for _ in widths]
-    self.dense_layers = [
-        keras.layers.Dense(
-            width, activation=(self.activation if i < len(self.hidden_units)
-                               else None),
-            kernel_regularizer=(first_layer_l2(self.weight_decay)
-                                if i == 0 else None),
-            name=f"dense_{i}")
-        for i, width in enumerate(widths)]
+    self.dropouts, self.dense_layers = self.dense_stack("dense")
 
   def graph_call(self, graph: graphs.GraphsTuple,
                  training: bool = False) -> graphs.GraphsTuple:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import List, Sequence, Tuple
 
 import keras
 
@@ -47,6 +47,24 @@ class NodeClassifier(NodeGraphModel):
     self.dropout = dropout
     self.weight_decay = weight_decay
     self.activation = activation
+
+  def dense_stack(self, prefix: str = "dense"
+                  ) -> Tuple[List[keras.layers.Dropout],
+                             List[keras.layers.Dense]]:
+    """Dropout + dense layers of widths `hidden_units + (num_classes,)`:
+    `activation` on hidden layers, none on the output, Kipf weight decay on
+    the first kernel; layers named `<prefix>_<i>`."""
+    widths = self.hidden_units + (self.num_classes,)
+    dropouts = [keras.layers.Dropout(self.dropout) for _ in widths]
+    dense_layers = [
+        keras.layers.Dense(
+            width, activation=(self.activation if i < len(self.hidden_units)
+                               else None),
+            kernel_regularizer=(first_layer_l2(self.weight_decay)
+                                if i == 0 else None),
+            name=f"{prefix}_{i}")
+        for i, width in enumerate(widths)]
+    return dropouts, dense_layers
 
   def get_config(self):
     config = super().get_config()

@@ -8,6 +8,7 @@ import tensorflow as tf
 import graph_models as gm
 from graph_models import node_graph_model
 from graph_models.gcn import normalized_adjacency
+from tests.graph_models.random_graphs import random_graph
 
 MODELS = {
     "mlp": lambda: gm.MLPNodeClassifier(3, hidden_units=(8,)),
@@ -19,16 +20,7 @@ MODELS = {
 
 @pytest.fixture(scope="module")
 def graph():
-  rng = np.random.default_rng(0)
-  senders = rng.integers(0, 12, 30)
-  receivers = rng.integers(0, 12, 30)
-  keep = senders != receivers
-  return gm.Graph.from_edges(
-      rng.normal(size=(12, 4)).astype(np.float32), senders[keep],
-      receivers[keep], labels=rng.integers(0, 3, 12), num_classes=3,
-      weights=rng.uniform(0.5, 2, keep.sum()),
-      train_mask=np.arange(12) < 6, val_mask=np.arange(12) >= 6,
-      name="random").symmetrized()
+  return random_graph(12)
 
 
 def packed_inputs(graph, nodes, k=3):

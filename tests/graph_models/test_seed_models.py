@@ -14,6 +14,7 @@ from graph_models.neighborhood_pooling import (
     NeighborhoodMaxPoolingClassifier, sample_neighbors)
 from graph_models.node_graph_model import num_packed_neighbors
 from graph_models.synthetic import generate_flickr_like
+from tests.graph_models.random_graphs import random_graph
 
 MAX_DEGREE = 6  # of the fixture graph; K = MAX_DEGREE packs every neighbour
 NODES = np.arange(13)  # node 12 has no neighbours
@@ -31,16 +32,7 @@ PACKED_ONLY = ("max_pooling", "ngcn")
 
 @pytest.fixture(scope="module")
 def graph():
-  rng = np.random.default_rng(0)
-  senders = rng.integers(0, 12, 30)
-  receivers = rng.integers(0, 12, 30)
-  keep = senders != receivers
-  return gm.Graph.from_edges(
-      rng.normal(size=(13, 4)).astype(np.float32), senders[keep],
-      receivers[keep], labels=rng.integers(0, 3, 13), num_classes=3,
-      weights=rng.uniform(0.5, 2, keep.sum()),
-      train_mask=np.arange(13) < 6, val_mask=np.arange(13) >= 6,
-      name="random").symmetrized()
+  return random_graph(13)
 
 
 def packed_inputs(graph, nodes=NODES, k=MAX_DEGREE):
