@@ -51,6 +51,6 @@ setuptools.setup(
         "tensorboard",
     ],
     # dill: tfds.testing.DatasetBuilderTestCase imports it.
-    extras_require={"test": ["pytest>=7", "dill"]},
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3.2", "dill"]},
     entry_points={"console_scripts": ["gam-train=gam.cli:main"]},
 )
