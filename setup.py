@@ -50,7 +50,8 @@ setuptools.setup(
         # --tensorboard: TF's summary ops need it and TF no longer pulls it in.
         "tensorboard",
     ],
-    # dill: tfds.testing.DatasetBuilderTestCase imports it.
+    # dill: tfds.testing.DatasetBuilderTestCase imports it; pytest-xdist runs
+    # the suite on two workers (pytest.ini).
     extras_require={"test": ["pytest>=7", "pytest-xdist>=3.2", "dill"]},
     entry_points={"console_scripts": ["gam-train=gam.cli:main"]},
 )
