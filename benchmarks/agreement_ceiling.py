@@ -54,7 +54,7 @@ SETTINGS = {"cora": (128, 0.01, 300, 100, 512, 10.0, 5.0, 0.4),
 NUM_SCENES = FlickrLikeConfig().num_classes
 
 
-def test_scores(probabilities: np.ndarray, labels: np.ndarray) -> dict:
+def scores_on_test(probabilities: np.ndarray, labels: np.ndarray) -> dict:
   """Test accuracy, or per-label mAP over scene / topic / all concepts."""
   if labels.ndim == 1:
     return {"all": float(np.mean(probabilities.argmax(axis=1) == labels))}
@@ -91,7 +91,7 @@ def run(graph, seed: int, agreement: str, dataset: str) -> dict:
 
   def recorded(model, graph_):
     probabilities = predict(model, graph_)
-    results.append(test_scores(probabilities[test], graph.labels[test]))
+    results.append(scores_on_test(probabilities[test], graph.labels[test]))
     return probabilities
 
   hidden, rate, epochs, patience, pairs, lu, uu, confidence = SETTINGS[
