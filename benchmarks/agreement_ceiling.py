@@ -44,7 +44,7 @@ from graph_models import label_tasks, training  # pylint: disable=g-import-not-a
 from graph_models.multilabel_metrics import average_precision  # pylint: disable=g-import-not-at-top
 from graph_models.sources import load_graph  # pylint: disable=g-import-not-at-top
 from graph_models.synthetic import FlickrLikeConfig  # pylint: disable=g-import-not-at-top
-from graph_models.synthetic_multilabel import generate_multilabel_flickr_like  # pylint: disable=g-import-not-at-top
+from multilabel_models import multilabel_graph  # pylint: disable=g-import-not-at-top
 
 # Per dataset: GCN hidden units, Adam rate, epochs, patience, pairs, LU and
 # UU weights, min_confidence; those of gam_cora.py and multilabel_models.py.
@@ -132,9 +132,7 @@ def main() -> None:
   table = {name: [] for name in ("round 0",) + agreements}
   for seed in args.seeds:
     graph = (load_graph("planetoid/cora", args.data_dir)
-             if args.dataset == "cora" else generate_multilabel_flickr_like(
-                 num_nodes=3000, num_val=300, num_test=1000,
-                 cross_class_edge_fraction=0.5, seed=seed)[0])
+             if args.dataset == "cora" else multilabel_graph(seed))
     for agreement in agreements:
       result = run(graph, seed, agreement, args.dataset)
       if agreement == "learned":
