@@ -96,7 +96,8 @@ class CoTrainingHistory:
   `rounds[r]` holds: `round`, `labelled` (labels the classifier trained on),
   `new_labels` (added after the round), `new_label_accuracy` (share of them
   that match the graph's labels where it has them; diagnostic only, never
-  used for training), `agreement_accuracy` (held-out, rounds >= 1),
+  used for training), `agreement_accuracy` (held-out, rounds >= 1) and
+  `agreement_held_out_pairs` (how many held-out edges it was measured on),
   `val_accuracy`, `test_accuracy`, `epochs`, `best_epoch` and timings.
   Multi-label runs record `val_label_map`, `test_label_map` and the other
   `label_tasks.split_scores` instead of the accuracies; `score_name` says

@@ -379,6 +379,7 @@ class GraphAgreementModel(DistributedModel):
                 "resetting the optimizer")
       pairs = None
       record["agreement_accuracy"] = None
+      record["agreement_held_out_pairs"] = 0
       record["agreement_seconds"] = 0.0
       record["edge_agreement"] = None
       if r > 0 and options.always_agree:
@@ -394,6 +395,7 @@ class GraphAgreementModel(DistributedModel):
         record["agreement_accuracy"] = (  # NaN: no held-out edges
             None if np.isnan(agreement.held_out_accuracy)
             else agreement.held_out_accuracy)
+        record["agreement_held_out_pairs"] = agreement.num_held_out_pairs
         record["agreement_seconds"] = agreement.train_seconds
         scores = []
 
@@ -529,7 +531,12 @@ def _progress_line(record: Dict[str, Any], max_rounds: int,
     parts[-1] += (f" (+{record['new_labels']} new" + (
         f", {accuracy:.0%} correct)" if accuracy is not None else ")"))
   if record["agreement_accuracy"] is not None:
-    parts.append(f"agreement {_format(record['agreement_accuracy'])}")
+    # With few labels the held-out edges are a handful whose ends the model
+    # has trained on, so the count says how much the accuracy is worth.
+    held_out = record.get("agreement_held_out_pairs")
+    parts.append(f"agreement {_format(record['agreement_accuracy'])}" + (
+        f" on {held_out} held-out edge{'s' * (held_out != 1)}"
+        if held_out else ""))
     if record["edge_agreement"] is not None:
       parts[-1] += f" (calls {record['edge_agreement']:.0%} of edges same)"
   name = "" if score == "accuracy" else f" {score}"

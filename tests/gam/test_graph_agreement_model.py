@@ -11,7 +11,7 @@ from gam import checkpoints
 from gam.agreement import AgreementModel, AgreementTrainingOptions
 from gam.agreement_regularization import AgreementRegularization
 from gam.cotraining import CoTrainingOptions
-from gam.graph_agreement_model import GraphAgreementModel
+from gam.graph_agreement_model import GraphAgreementModel, _progress_line
 from graph_models.graph import UNLABELED
 from graph_models.synthetic import generate_flickr_like
 from graph_models.training import (build_classifier, prediction_dataset,
@@ -71,6 +71,10 @@ def test_rounds_grow_labels_and_keep_the_best_validation_round(graph, trained):
   assert rounds[0]["agreement_accuracy"] is None
   assert rounds[0]["new_labels"] == 0  # round 0 is the plain baseline
   assert 0 <= rounds[1]["edge_agreement"] <= 1  # the agreement model ran
+  # No held-out edge (12 labels here): no held-out accuracy either.
+  for record in rounds:
+    assert (record["agreement_held_out_pairs"] == 0) == (
+        record["agreement_accuracy"] is None)
   for before, after in zip(rounds, rounds[1:]):
     assert after["labelled"] == before["labelled"] + before["new_labels"]
   val = [r["val_accuracy"] for r in rounds]
@@ -244,3 +248,21 @@ def test_always_agree_weights_every_pair_by_one_without_an_agreement_model(
   assert set(built[0].weights) == set(weights)
   for kind, weight in weights.items():
     np.testing.assert_array_equal(built[0].weights[kind], weight)
+
+
+@pytest.mark.parametrize("held_out, shown", [
+    (2, "agreement 1.0000 on 2 held-out edges (calls 68% of edges same)"),
+    (1, "agreement 1.0000 on 1 held-out edge (calls 68% of edges same)"),
+    (None, "agreement 1.0000 (calls 68% of edges same)")])
+def test_progress_line_says_how_many_edges_the_agreement_was_measured_on(
+    held_out, shown):
+  record = {"round": 1, "labelled": 140, "new_labels": 196,
+            "new_label_accuracy": 0.954, "agreement_accuracy": 1.0,
+            "edge_agreement": 0.68, "val_accuracy": 0.804,
+            "test_accuracy": 0.819, "epochs": 221, "best_epoch": 121,
+            "seconds": 12.34}
+  if held_out is not None:  # histories saved before the count was recorded
+    record["agreement_held_out_pairs"] = held_out
+  assert _progress_line(record, 8) == (
+      f"Round 1/8 | labelled 140 (+196 new, 95% correct) | {shown} | "
+      "val 0.8040 | test 0.8190 | epochs 221 (best 121) | 12.3s")
