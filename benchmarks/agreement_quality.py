@@ -57,9 +57,17 @@ def with_inputs(graph, inputs: str):
   features = graph.dense_features().astype(np.float32)
   adjacency = graph.kipf_normalized().adjacency
   once = adjacency @ features
-  table = {"AX": once, "A2X": adjacency @ once,
-           "X_AX_A2X": np.hstack([features, once, adjacency @ once])}
-  return graph.replace(features=np.asarray(table[inputs], np.float32))
+  if inputs == "AX":
+    return graph.replace(features=np.asarray(once, np.float32))
+  twice = adjacency @ once
+  if inputs == "X_AX_A2X":
+    twice = np.hstack([features, once, twice])
+  return graph.replace(features=np.asarray(twice, np.float32))
+
+
+def balanced_accuracy(same: np.ndarray, called: np.ndarray) -> float:
+  """Mean of the recall of agreeing and of disagreeing pairs."""
+  return float(0.5 * (called[same].mean() + (~called[~same]).mean()))
 
 
 def edge_scores(graph, labels: np.ndarray, seed: int) -> dict:
@@ -80,8 +88,7 @@ def edge_scores(graph, labels: np.ndarray, seed: int) -> dict:
     same = labels_agree(graph.labels, left, right)
     called = scores > 0.5
     out[kind] = {"auc": auc(same, scores),
-                 "balanced": 0.5 * (called[same].mean()
-                                    + (~called[~same]).mean()),
+                 "balanced": balanced_accuracy(same, called),
                  "called_same": float(called.mean())}
   return out
 
