@@ -20,7 +20,7 @@ true agreement) on the scored edges. Multi-label test per-label mAP is split
 into scene and topic concepts.
 
   python benchmarks/agreement_ceiling.py --dataset cora \
-      --data-dir ../shared/data/planetoid/cora --seeds 0 1 2 3 4
+      --data-dir datasets/planetoid/data/cora --seeds 0 1 2 3 4
   python benchmarks/agreement_ceiling.py --dataset multilabel --seeds 0 1 2
 """
 

@@ -19,7 +19,7 @@ model's inputs (Â the GCN's normalised adjacency): `AX` = ÂX, `A2X` = Â²X,
 `X_AX_A2X` = [X, ÂX, Â²X].
 
   python benchmarks/agreement_quality.py \
-      --data-dir ../shared/data/planetoid/cora --seeds 0 1 --extra 0 200 600
+      --data-dir datasets/planetoid/data/cora --seeds 0 1 --extra 0 200 600
 """
 
 from __future__ import annotations

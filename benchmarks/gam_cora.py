@@ -6,7 +6,7 @@ round 0 is the plain classifier (the baseline row) and its best-validation
 round is the GAM row, as in the paper's protocol. Runs are resumable: a
 finished run is skipped, an interrupted one resumes from its checkpoint.
 
-  python benchmarks/gam_cora.py --data-dir ../shared/data/planetoid/cora \
+  python benchmarks/gam_cora.py --data-dir datasets/planetoid/data/cora \
       --seeds 0 1 2 3 4 --models gcn mlp
 
 Prints a table of mean +- std test accuracy, wall time per run, and writes
@@ -89,7 +89,7 @@ def plot(summary: dict, runs: dict, path: pathlib.Path) -> None:
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--data-dir", type=pathlib.Path,
-                      default=ROOT.parent / "shared/data/planetoid/cora")
+                      default=ROOT / "datasets/planetoid/data/cora")
   parser.add_argument("--models", nargs="+", default=["gcn", "mlp"],
                       choices=sorted(SETTINGS))
   parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])

@@ -15,7 +15,7 @@ width, times in one run:
 Prints the median epoch time of each after warm-up and `ours / pyg`, and
 writes `benchmarks/out/gcn_vs_pyg.json`.
 
-  python benchmarks/gcn_vs_pyg.py --data-dir ../shared/data/planetoid/cora
+  python benchmarks/gcn_vs_pyg.py --data-dir datasets/planetoid/data/cora
 """
 
 import argparse
@@ -140,7 +140,7 @@ def flickr_sized_graph():
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
   parser.add_argument("--data-dir", type=pathlib.Path,
-                      default=ROOT.parent / "shared/data/planetoid/cora")
+                      default=ROOT / "datasets/planetoid/data/cora")
   parser.add_argument("--graphs", nargs="+", default=["cora", "flickr_sized"],
                       choices=["cora", "flickr_sized"])
   parser.add_argument("--hidden", nargs="+", type=int, default=[16, 128])

@@ -1,8 +1,8 @@
 """GCN with Graph Agreement Models on Planetoid Cora, loaded through TFDS.
 
 `import gam_datasets` registers the `planetoid` TFDS builder; it is built
-from the eight `ind.cora.*` files in `--manual-dir` (or downloads them when
-they are not there), turned into the package's `Graph` and trained with
+from the eight `ind.cora.*` files in `--manual-dir` (by default the copy
+the package ships), turned into the package's `Graph` and trained with
 `GraphAgreementModel`: round 0 is the plain GCN, each later round trains an
 agreement model, the agreement-regularised GCN and self-labels the most
 confident nodes, and the round with the best validation accuracy is kept.
@@ -23,6 +23,7 @@ import json
 import os
 import pathlib
 import time
+from typing import Optional
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -35,16 +36,14 @@ import gam_datasets  # registers the TFDS builders
 import graph_models as gm
 from graph_models import training
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-
 
 def parse_args() -> argparse.Namespace:
   parser = argparse.ArgumentParser(
       description=__doc__.split("\n", 1)[0],
       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
   parser.add_argument("--manual-dir", type=pathlib.Path,
-                      default=REPO_ROOT.parent / "shared/data/planetoid/cora",
-                      help="directory holding the ind.cora.* files")
+                      help="directory holding the ind.cora.* files "
+                           "(default: the package's own copy)")
   parser.add_argument("--data-dir", type=pathlib.Path,
                       help="TFDS data directory (default: TFDS's, "
                            "~/tensorflow_datasets)")
@@ -68,11 +67,11 @@ def parse_args() -> argparse.Namespace:
   return parser.parse_args()
 
 
-def load_cora(manual_dir: pathlib.Path, data_dir) -> gm.Graph:
+def load_cora(manual_dir: Optional[pathlib.Path], data_dir) -> gm.Graph:
   """Cora as a `Graph`, built into `data_dir` on the first call."""
   builder = tfds.builder("planetoid/cora", data_dir=data_dir)
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      manual_dir=os.fspath(manual_dir)))
+      manual_dir=manual_dir and os.fspath(manual_dir)))
   # One example per node in four splits (train, validation, test, unlabeled);
   # the graph needs all of them.
   splits = builder.as_dataset()

@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to the real data beside the repository."""
+"""Shared fixtures: the real Cora files the package ships, and TF state."""
 
 import os
 import pathlib
@@ -6,16 +6,28 @@ import pathlib
 import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHARED_DIR = pathlib.Path(
-    os.environ.get("GAM_SHARED_DIR", REPO_ROOT.parent / "shared"))
-CORA_DIR = SHARED_DIR / "data" / "planetoid" / "cora"
+# The package's own copy (datasets/planetoid/data/cora/README.md); point
+# GAM_CORA_DIR at another copy of the same files to test against that one.
+CORA_DIR = pathlib.Path(os.environ.get(
+    "GAM_CORA_DIR", REPO_ROOT / "datasets" / "planetoid" / "data" / "cora"))
+
+
+def pytest_configure(config):
+  """Under pytest-xdist each worker runs TensorFlow with one thread per op
+  pool: the workers already fill the cores, and two workers of two threads
+  each fight over them."""
+  del config
+  if os.environ.get("PYTEST_XDIST_WORKER"):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
 @pytest.fixture(scope="session")
 def cora_dir() -> pathlib.Path:
   """The real Planetoid Cora files (used in place, never copied)."""
   if not (CORA_DIR / "ind.cora.graph").exists():
-    pytest.fail(f"real Cora files not found in {CORA_DIR}; set GAM_SHARED_DIR")
+    pytest.fail(f"real Cora files not found in {CORA_DIR} (GAM_CORA_DIR)")
   return CORA_DIR
 
 

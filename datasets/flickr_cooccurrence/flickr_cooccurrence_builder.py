@@ -187,6 +187,58 @@ class _TagGraph:
     })
 
 
+def _apache_beam(config_name: str):
+  """Apache Beam, or an error naming the extra that installs it."""
+  try:
+    import apache_beam  # pylint: disable=g-import-not-at-top
+  except ImportError as error:
+    raise ImportError(
+        f"flickr_cooccurrence/{config_name} is written by an Apache Beam "
+        "pipeline; install it with: pip install "
+        "'graph-agreement-models[beam]'") from error
+  return apache_beam
+
+
+def _tag_graph_splits(tag_graph: _TagGraph, nodes_per_shard: int, beam):
+  """Each split's examples of a tag graph, as Beam transforms.
+
+  A node's neighbours are found from both ends (its own top-k and the images
+  whose top-k it is in), so one join over all row blocks serves every split.
+  TFDS applies each split's transform to its pipeline; the first builds the
+  join there and the others reuse it, instead of recomputing it per split
+  (`_split_generators` would otherwise have to take TFDS' `pipeline`
+  argument, which starts Beam for every config, in-memory ones too).
+  """
+  joined = {}
+
+  def examples(pipeline):
+    if pipeline not in joined:
+      nodes = np.arange(tag_graph.labels.size)
+      edges = (pipeline
+               | "row_blocks" >> beam.Create(_shards(nodes, nodes_per_shard))
+               | "jaccard_top_k" >> beam.FlatMap(tag_graph.edges_of_block))
+      # Every node gets a record, also one without a similar image.
+      every_node = (pipeline
+                    | "nodes" >> beam.Create(nodes.tolist())
+                    | "no_edge" >> beam.Map(lambda node: (node, None)))
+      joined[pipeline] = ((edges, every_node)
+                          | "edges_and_nodes" >> beam.Flatten()
+                          | "by_node" >> beam.GroupByKey()
+                          | "examples" >> beam.MapTuple(tag_graph.example))
+    return joined[pipeline]
+
+  @beam.ptransform_fn
+  def split_examples(begin, split):
+    return (examples(begin.pipeline)
+            | f"{split}_only" >> beam.Filter(
+                lambda item, name=split: item[0] == name)
+            | f"{split}_examples" >> beam.Values())
+
+  return {split: split_examples(split)  # pylint: disable=no-value-for-parameter
+          for split in np.array(graph_records.SPLITS)[
+              np.unique(tag_graph.split)]}
+
+
 def _under_real_names(paths: Dict[str, os.PathLike]) -> str:
   """A folder where downloads (stored under hashed names) have their names."""
   first = os.fspath(next(iter(paths.values())))
@@ -268,13 +320,13 @@ class FlickrCooccurrence(tfds.core.GeneratorBasedBuilder):
     path = os.path.join(os.fspath(root), self.builder_config.source)
     return path if tf.io.gfile.isdir(path) else None
 
-  def _split_generators(self, dl_manager, pipeline):
+  def _split_generators(self, dl_manager):
     config = self.builder_config
     if config.source == SYNTHETIC:
       return self._synthetic_splits()
     if config.source == GRAPHSAINT:
       return self._graphsaint_splits(dl_manager)
-    return self._tag_splits(dl_manager, pipeline)
+    return self._tag_splits(dl_manager)
 
   def _record_graph(self, graph: Graph, **extra) -> None:
     self.info.metadata.update(num_classes=graph.num_classes,
@@ -290,7 +342,7 @@ class FlickrCooccurrence(tfds.core.GeneratorBasedBuilder):
     if not config.beam:
       return {split: self._generate_examples(graph, ids)
               for split, ids in nodes.items()}
-    beam = tfds.core.lazy_imports.apache_beam
+    beam = _apache_beam(config.name)
     return {split: (beam.Create(_shards(ids, config.nodes_per_shard))
                     | f"{split}_nodes" >> beam.FlatMap(
                         functools.partial(_synthetic_shard, options)))
@@ -314,7 +366,7 @@ class FlickrCooccurrence(tfds.core.GeneratorBasedBuilder):
     return {split: self._generate_examples(graph, ids) for split, ids in
             _non_empty(graph_records.split_nodes(graph)).items()}
 
-  def _tag_splits(self, dl_manager, pipeline):
+  def _tag_splits(self, dl_manager):
     config = self.builder_config
     directory = self._manual_source_dir(dl_manager)
     instructions = (tag_files.NUS_WIDE_INSTRUCTIONS
@@ -338,26 +390,8 @@ class FlickrCooccurrence(tfds.core.GeneratorBasedBuilder):
         num_classes=len(images.concept_names), num_nodes=len(labels),
         concept_names=list(images.concept_names),
         num_tags=len(images.tag_names), num_neighbors=config.num_neighbors)
-    beam = tfds.core.lazy_imports.apache_beam
-    nodes = np.arange(labels.size)
-    edges = (pipeline
-             | "row_blocks" >> beam.Create(_shards(nodes,
-                                                   config.nodes_per_shard))
-             | "jaccard_top_k" >> beam.FlatMap(tag_graph.edges_of_block))
-    # Every node gets a record, also one without a similar image.
-    every_node = (pipeline
-                  | "nodes" >> beam.Create(nodes.tolist())
-                  | "no_edge" >> beam.Map(lambda node: (node, None)))
-    examples = ((edges, every_node)
-                | "edges_and_nodes" >> beam.Flatten()
-                | "by_node" >> beam.GroupByKey()
-                | "examples" >> beam.MapTuple(tag_graph.example))
-    return {split: (examples
-                    | f"{split}_only" >> beam.Filter(
-                        lambda item, name=split: item[0] == name)
-                    | f"{split}_examples" >> beam.Values())
-            for split in np.array(graph_records.SPLITS)[
-                np.unique(tag_graph.split)]}
+    return _tag_graph_splits(tag_graph, config.nodes_per_shard,
+                             _apache_beam(config.name))
 
   def _generate_examples(self, graph: Graph, nodes: np.ndarray):
     """The examples of an in-memory graph's `nodes` (Beam configs build

@@ -20,6 +20,7 @@ does when a model expects it, e.g.
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 import tempfile
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -35,6 +36,9 @@ from graph_models.planetoid import (PLANETOID_FILES, PlanetoidError,
 
 SOURCE_URL = "https://github.com/kimiyoung/planetoid/raw/master/data"
 SOURCE_PAGE = "https://github.com/kimiyoung/planetoid/tree/master/data"
+# Real copies of small configs' files, shipped so that they load offline
+# (see data/<name>/README.md for their source and licence).
+BUNDLED_DIR = pathlib.Path(__file__).resolve().parent / "data"
 
 _CITATION = """
 @inproceedings{yang2016revisiting,
@@ -91,6 +95,15 @@ def planetoid_urls(name: str) -> Dict[str, str]:
           for filename in planetoid_filenames(name)}
 
 
+def bundled_dir(name: str) -> Optional[pathlib.Path]:
+  """The directory of the package's own copy of config `name`'s files
+  (Cora only), or None when the package does not ship them."""
+  directory = BUNDLED_DIR / name
+  if all((directory / f).exists() for f in planetoid_filenames(name)):
+    return directory
+  return None
+
+
 def _manual_dir(dl_manager: tfds.download.DownloadManager
                 ) -> Optional[epath.Path]:
   try:
@@ -111,7 +124,8 @@ class Planetoid(tfds.core.GeneratorBasedBuilder):
   Put the eight files ind.<name>.x, .y, .tx, .ty, .allx, .ally, .graph and
   .test.index of each config you build (<name> is cora, citeseer or pubmed)
   directly in manual_dir, not in a sub-folder. They are in {SOURCE_PAGE}.
-  Without them in manual_dir the builder downloads them from there.
+  Without them in manual_dir the builder reads the package's own copy
+  (cora) or downloads them from there.
   """
 
   def _info(self) -> tfds.core.DatasetInfo:
@@ -139,7 +153,8 @@ class Planetoid(tfds.core.GeneratorBasedBuilder):
     return graph_records.node_examples(graph, nodes)
 
   def _read_graph(self, dl_manager: tfds.download.DownloadManager) -> Graph:
-    """The graph of the files in manual_dir, downloaded if any is missing."""
+    """The graph of the files in manual_dir, else of the bundled copy, else
+    downloaded."""
     name = self.builder_config.name
     manual_dir = _manual_dir(dl_manager)
     missing = list(planetoid_filenames(name))
@@ -148,6 +163,8 @@ class Planetoid(tfds.core.GeneratorBasedBuilder):
                  if not (manual_dir / filename).exists()]
       if not missing:
         return load_planetoid(manual_dir, name)
+    if bundled_dir(name) is not None:
+      return load_planetoid(bundled_dir(name), name)
     urls = planetoid_urls(name)
     try:
       downloaded = dl_manager.download(urls)

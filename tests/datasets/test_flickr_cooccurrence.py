@@ -1,6 +1,7 @@
 """The `flickr_cooccurrence` builder: every config, its graph, bad input."""
 
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -218,6 +219,7 @@ def test_tag_config_without_manual_dir_says_where_files_go(tmp_path):
                             data_dir=tmp_path)
 
 
+@pytest.mark.slow
 def test_tfds_build_command_line_finds_the_builders(tmp_path):
   command = [sys.executable, "-m", "tensorflow_datasets.scripts.cli.main",
              "build", "flickr_cooccurrence/synthetic_small", "--imports",
@@ -228,3 +230,21 @@ def test_tfds_build_command_line_finds_the_builders(tmp_path):
   graph = gam_datasets.load_graph("flickr_cooccurrence/synthetic_small",
                                   data_dir=tmp_path, download=False)
   assert graph.num_nodes == 600 and graph.train_mask.sum() == 140
+
+
+def test_in_memory_configs_build_without_apache_beam(tmp_path, monkeypatch):
+  """Beam is the `beam` extra: only the configs written by a Beam pipeline
+  need it, and they say how to install it."""
+  monkeypatch.setitem(sys.modules, "apache_beam", None)  # import fails
+  builder = tfds.builder("flickr_cooccurrence/synthetic_small",
+                         data_dir=tmp_path / "memory")
+  builder.download_and_prepare()
+  assert builder.info.splits["train"].num_examples == 140
+  beam_config = FlickrCooccurrenceConfig(
+      name="small_beam", source="synthetic", beam=True,
+      synthetic=dict(num_nodes=300, num_val=50, num_test=100, num_features=8))
+  with pytest.raises(ImportError, match=re.escape(
+      "flickr_cooccurrence/small_beam is written by an Apache Beam pipeline; "
+      "install it with: pip install 'graph-agreement-models[beam]'")):
+    FlickrCooccurrence(config=beam_config, data_dir=tmp_path / "beam"
+                       ).download_and_prepare()

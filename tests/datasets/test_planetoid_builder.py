@@ -35,6 +35,30 @@ class PlanetoidDummyTest(tfds.testing.DatasetBuilderTestCase):
   SPLITS = {"train": 12, "validation": 500, "test": 10, "unlabeled": 5}
 
 
+@pytest.fixture(autouse=True)
+def no_bundled_copy(tmp_path):
+  """The tests below exercise manual_dir and downloads, which the package's
+  own Cora copy would otherwise stand in for."""
+  real = planetoid_builder.BUNDLED_DIR
+  with mock.patch.object(planetoid_builder, "BUNDLED_DIR",
+                         tmp_path / "no_bundled_copy"):
+    yield real
+
+
+def test_cora_builds_offline_from_the_bundled_copy(tmp_path, no_bundled_copy,
+                                                   cora_dir):
+  with mock.patch.object(planetoid_builder, "BUNDLED_DIR", no_bundled_copy), \
+      mock.patch.object(tfds.download.DownloadManager, "download",
+                        side_effect=_offline):
+    builder = _build(tmp_path / "data", manual_dir=None)
+  assert builder.info.splits["train"].num_examples == 140
+  assert builder.info.splits["test"].num_examples == 1000
+  assert planetoid_builder.bundled_dir("citeseer") is None
+  restored = graph_records.graph_from_splits(
+      builder.as_dataset(), builder.info.metadata["num_classes"])
+  _same_graph(restored, load_planetoid(cora_dir, "cora"))
+
+
 def _same_graph(restored, expected):
   np.testing.assert_array_equal(restored.dense_features(),
                                 expected.dense_features())
@@ -100,6 +124,7 @@ def test_real_cora_round_trips_as_the_reader_loads_it(built_cora, cora_dir):
 
 
 
+@pytest.mark.slow
 def test_gcn_trained_on_tfds_cora_reaches_kipfs_accuracy(built_cora):
   from graph_models import training  # pylint: disable=g-import-not-at-top
   graph = built_cora[0].row_normalized_features()
