@@ -6,8 +6,9 @@ scene concepts seen by the features, group topics carried by the edges) with
 for `--rounds` rounds: round 0 is the plain classifier, the best-validation
 round (by per-label mAP) is GAM's result. node2vec runs as an MLP over the
 node features concatenated with node2vec embeddings of the graph. The
-most-frequent-concepts baseline (seed 001) is the floor every model must
-beat. Prints a table of test per-label mAP, per-image mAP and precision@3
+most-frequent-concepts baseline (Salehi & Kaitha, "Image Tag Recommendation
+by Exploiting Social-Network Metadata") is the floor every model must beat.
+Prints a table of test per-label mAP, per-image mAP and precision@3
 (mean +- std over `--seeds`), writes it as JSON and plots label mAP.
 
   python benchmarks/multilabel_models.py --output benchmarks/multilabel

@@ -1,8 +1,16 @@
 """Graph Agreement Models for semi-supervised node classification."""
 
+import sys
+
+from gam import quiet_start
+
 __version__ = "0.1.0"
 
-# pylint: disable=g-import-not-at-top
+# Before the imports below load TensorFlow (see quiet_start).
+if quiet_start.launched_from_command_line():
+  quiet_start.start_tensorflow_quietly(sys.argv[1:])
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from gam.agreement import (AgreementModel, AgreementTrainingOptions,
                            agreement_probabilities, train_agreement_model)
 from gam.agreement_regularization import (AgreementRegularization,

@@ -467,11 +467,7 @@ class GraphAgreementModel(DistributedModel):
     self.cotraining_history = history
     self.final_labels = labels
     if verbose:
-      chosen = history.best
-      print(f"Best round {history.best_round}: val {score} "
-            f"{chosen[f'val_{score}']:.4f} test "
-            f"{_format(chosen[f'test_{score}'])} (round 0 test "
-            f"{_format(history.rounds[0][f'test_{score}'])})", flush=True)
+      print(_summary_line(history), flush=True)
     return history
 
   def _save(self, directory, fingerprint, round_index, finished, labels,
@@ -520,6 +516,21 @@ class GraphAgreementModel(DistributedModel):
 
 def _format(value) -> str:
   return "n/a" if value is None else f"{value:.4f}"
+
+
+def _summary_line(history: CoTrainingHistory) -> str:
+  """Round 0 against the round validation chose, and the gain."""
+  score = history.score_name
+  first, chosen = history.rounds[0], history.best
+  line = (f"GAM: round {history.best_round} of {len(history.rounds) - 1} "
+          f"chosen by val {score} ({_format(chosen[f'val_{score}'])}): test "
+          f"{score} {_format(chosen[f'test_{score}'])} vs "
+          f"{_format(first[f'test_{score}'])} at round 0 (the plain "
+          "classifier)")
+  if chosen[f"test_{score}"] is not None and first[f"test_{score}"] is not None:
+    gain = 100 * (chosen[f"test_{score}"] - first[f"test_{score}"])
+    line += f", {gain:+.1f} points"
+  return line
 
 
 def _progress_line(record: Dict[str, Any], max_rounds: int,

@@ -98,8 +98,9 @@ def split_scores(probabilities_: np.ndarray,
 
 
 def most_frequent_scores(graph, split: str = "test") -> Dict[str, float]:
-  """`split_scores` of the most-frequent-concepts baseline (seed 001's
-  "Frequent_tags"): every node of `split` ranks the classes by their
+  """`split_scores` of the most-frequent-concepts baseline ("Frequent_tags"
+  of Salehi & Kaitha, "Image Tag Recommendation by Exploiting
+  Social-Network Metadata"): every node of `split` ranks the classes by their
   frequency among the training label sets. The floor a multi-label model
   must beat."""
   nodes = graph.split_nodes(split)
