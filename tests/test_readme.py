@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO_ROOT
 
 README = (REPO_ROOT / "README.md").read_text()
@@ -17,6 +19,7 @@ def _python_blocks(section: str) -> list:
   return re.findall(r"```python\n(.*?)```", body, flags=re.DOTALL)
 
 
+@pytest.mark.slow
 def test_quick_start_runs_as_written(tmp_path):
   # The first two blocks: a classifier with model.fit, then the
   # graph-regularised model on the same datasets (the third, GAM for 8

@@ -27,6 +27,7 @@ def _run(*flags: str) -> dict:
     (["--strategy", "mirrored", "--logical-cpus", "2", "--static-shapes"], 2),
     (["--strategy", "default", "--static-shapes", "--jit-compile"], 1),
 ], ids=["mirrored_padded", "xla_padded"])
+@pytest.mark.slow
 def test_example_trains_under_the_strategy(flags, replicas):
   result = _run(*flags)
   assert result["replicas"] == replicas

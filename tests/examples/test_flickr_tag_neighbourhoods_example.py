@@ -6,10 +6,13 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "examples" / "flickr_tag_neighbourhoods.py"
 
 
+@pytest.mark.slow
 def test_example_trains_on_the_tag_graph_and_shows_tag_neighbours():
   result = subprocess.run(
       [sys.executable, str(SCRIPT), "--num-images", "600", "--num-tags",

@@ -6,10 +6,13 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "examples" / "gam_cora.py"
 
 
+@pytest.mark.slow
 def test_example_builds_cora_with_tfds_and_runs_a_gam_round(cora_dir,
                                                             tmp_path):
   data_dir = tmp_path / "tensorflow_datasets"

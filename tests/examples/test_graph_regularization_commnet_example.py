@@ -6,10 +6,13 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "examples" / "graph_regularization_commnet.py"
 
 
+@pytest.mark.slow
 def test_example_trains_both_classifiers_above_the_majority_class():
   result = subprocess.run(
       [sys.executable, str(SCRIPT), "--dataset", "flickr_synthetic_small",

@@ -67,6 +67,7 @@ def test_zero_multiplier_trains_exactly_like_the_plain_classifier(small):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_graph_regularisation_lifts_an_mlp_on_cora(cora):
   scores = {}
   for multiplier in (0.0, 0.5):
@@ -77,6 +78,7 @@ def test_graph_regularisation_lifts_an_mlp_on_cora(cora):
   assert scores[0.5] >= scores[0.0] + 0.04
 
 
+@pytest.mark.slow
 def test_commnet_is_a_drop_in_node_model(small):
   scores = {}
   for name in ("mlp", "commnet"):

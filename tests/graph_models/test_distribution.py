@@ -104,11 +104,13 @@ def _check_matches_one_device(result: dict, case: str) -> None:
                                                      abs=1e-6), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASE_TOLERANCES))
 def test_mirrored_training_matches_one_device(mirrored, case):
   _check_matches_one_device(mirrored[case], case)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASE_TOLERANCES))
 def test_multi_worker_training_matches_one_device(multi_worker, case):
   for worker in multi_worker:

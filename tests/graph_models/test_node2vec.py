@@ -370,6 +370,7 @@ def test_feature_errors(embeddings, mode, message):
     with_node2vec_features(ring_lattice(6), embeddings, mode)
 
 
+@pytest.mark.slow
 def test_mlp_classifier_gains_from_node2vec_features(sbm):
   """The same ablation through the package's MLP, which sees the features
   as given: the embeddings' scale must let it use them."""

@@ -127,6 +127,7 @@ def test_xla_training_on_padded_batches_matches_graph_mode(graph, name):
   assert _max_diff(graph_mode, compiled) <= TOLERANCE
 
 
+@pytest.mark.slow
 def test_xla_full_batch_gcn_matches_the_sparse_matmul(graph):
   """XLA has no sparse kernels; the GCN then aggregates by segment sums."""
   results = []
@@ -153,6 +154,7 @@ def test_static_shapes_option_pads_every_split(graph):
     assert dataset.element_spec[1].shape[0] is not None, split
 
 
+@pytest.mark.slow
 def test_static_shapes_train_with_xla_to_the_plain_accuracy(graph):
   scores = []
   for static in (False, True):

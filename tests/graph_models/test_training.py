@@ -13,6 +13,7 @@ def flickr():
   return load_graph("flickr_synthetic")
 
 
+@pytest.mark.slow
 def test_gcn_reaches_kipfs_accuracy_on_cora(cora):
   accuracies = [
       training.train_node_classifier(
@@ -38,7 +39,8 @@ def test_classifiers_beat_the_majority_class(request, dataset, name, epochs,
   assert result.accuracy["test"] >= bound
 
 
-@pytest.mark.parametrize("name, epochs", [("commnet", 2), ("gcn", 30)])
+@pytest.mark.parametrize("name, epochs", [
+    pytest.param("commnet", 2, marks=pytest.mark.slow), ("gcn", 30)])
 def test_same_seed_gives_the_same_model_twice(name, epochs):
   graph = load_graph("flickr_synthetic_small")
   options = training.TrainingOptions(epochs=epochs, seed=3)
