@@ -137,7 +137,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         "plain classifier)")
   gam.add_argument("--rounds", type=int,
                    help="most GAM rounds after round 0 (the plain "
-                        "classifier; default: 3 commnet, 8 the others)")
+                        "classifier); it stops earlier when a round labels "
+                        "nothing new (default: 3 commnet, else 100)")
   gam.add_argument("--patience", type=int, default=100,
                    help="epochs without better validation accuracy before "
                         "a round stops")
@@ -278,7 +279,8 @@ def run_gam(graph, args: argparse.Namespace,
   from gam.graph_agreement_model import GraphAgreementModel  # pylint: disable=g-import-not-at-top
 
   options = CoTrainingOptions(
-      max_rounds=_per_model(args, "rounds", DEFAULT_ROUNDS, 8),
+      max_rounds=_per_model(args, "rounds", DEFAULT_ROUNDS,
+                            CoTrainingOptions.max_rounds),
       epochs=_per_model(args, "epochs", DEFAULT_EPOCHS),
       patience=args.patience, steps_per_epoch=args.steps_per_epoch,
       batch_size=args.batch_size, max_neighbors=args.max_neighbors,

@@ -16,7 +16,9 @@ class CoTrainingOptions:
   """How `GraphAgreementModel.fit(graph)` runs its rounds.
 
   Attributes:
-    max_rounds: GAM rounds after round 0 (the plain classifier).
+    max_rounds: most GAM rounds after round 0 (the plain classifier); the
+      loop ends earlier when a round labels nothing new, so the default cap
+      lets it run to exhaustion, as the reference code does.
     epochs: most classifier epochs per round (full batch: optimiser steps).
     patience: epochs without a better validation accuracy before a round's
       classifier stops; the best epoch's weights are kept.
@@ -39,7 +41,7 @@ class CoTrainingOptions:
     agreement: how the agreement model is trained each round.
     seed: seeds every round (initialisation, dropout, sampling).
   """
-  max_rounds: int = 8
+  max_rounds: int = 100
   epochs: int = 300
   patience: int = 100
   steps_per_epoch: Optional[int] = None
@@ -96,8 +98,11 @@ class CoTrainingHistory:
   `rounds[r]` holds: `round`, `labelled` (labels the classifier trained on),
   `new_labels` (added after the round), `new_label_accuracy` (share of them
   that match the graph's labels where it has them; diagnostic only, never
-  used for training), `agreement_accuracy` (held-out, rounds >= 1) and
-  `agreement_held_out_pairs` (how many held-out edges it was measured on),
+  used for training), `agreement_accuracy` and
+  `agreement_balanced_accuracy` (rounds >= 1, on the labelled edges that
+  touch the agreement model's held-out labelled nodes; None when there was
+  none), `agreement_held_out_pairs` and `agreement_held_out_nodes` (how
+  many; nodes None when no agreement model was trained),
   `val_accuracy`, `test_accuracy`, `epochs`, `best_epoch` and timings.
   Multi-label runs record `val_label_map`, `test_label_map` and the other
   `label_tasks.split_scores` instead of the accuracies; `score_name` says

@@ -379,7 +379,9 @@ class GraphAgreementModel(DistributedModel):
                 "resetting the optimizer")
       pairs = None
       record["agreement_accuracy"] = None
+      record["agreement_balanced_accuracy"] = None
       record["agreement_held_out_pairs"] = 0
+      record["agreement_held_out_nodes"] = None  # no agreement model
       record["agreement_seconds"] = 0.0
       record["edge_agreement"] = None
       if r > 0 and options.always_agree:
@@ -392,10 +394,11 @@ class GraphAgreementModel(DistributedModel):
         agreement = train_agreement_model(
             self.agreement_model, graph, labels,
             dataclasses.replace(options.agreement, seed=round_seed))
-        record["agreement_accuracy"] = (  # NaN: no held-out edges
-            None if np.isnan(agreement.held_out_accuracy)
-            else agreement.held_out_accuracy)
+        record["agreement_accuracy"] = _number(agreement.held_out_accuracy)
+        record["agreement_balanced_accuracy"] = _number(
+            agreement.held_out_balanced_accuracy)
         record["agreement_held_out_pairs"] = agreement.num_held_out_pairs
+        record["agreement_held_out_nodes"] = agreement.num_held_out_nodes
         record["agreement_seconds"] = agreement.train_seconds
         scores = []
 
@@ -514,6 +517,11 @@ class GraphAgreementModel(DistributedModel):
         labels.astype(graph.labels.dtype), best
 
 
+def _number(value: float) -> Optional[float]:
+  """None for NaN (nothing was measured), for the JSON history."""
+  return None if np.isnan(value) else float(value)
+
+
 def _format(value) -> str:
   return "n/a" if value is None else f"{value:.4f}"
 
@@ -530,7 +538,34 @@ def _summary_line(history: CoTrainingHistory) -> str:
   if chosen[f"test_{score}"] is not None and first[f"test_{score}"] is not None:
     gain = 100 * (chosen[f"test_{score}"] - first[f"test_{score}"])
     line += f", {gain:+.1f} points"
-  return line
+  return line + _agreement_note(history.rounds[1:])
+
+
+# Balanced accuracy up to which the agreement model counts as no better than
+# chance (0.5) on the few held-out edges a round usually has.
+CHANCE_BALANCED_ACCURACY = 0.55
+
+
+def _agreement_note(rounds: Sequence[Dict[str, Any]]) -> str:
+  """Why GAM may not have helped: an agreement model that could not be
+  measured, or that was no better than chance, in every GAM round."""
+  measured = [r["agreement_balanced_accuracy"] for r in rounds
+              if r.get("agreement_balanced_accuracy") is not None]
+  if not rounds or any(r.get("agreement_held_out_nodes") is None
+                       for r in rounds):
+    return ""  # no agreement model (always_agree)
+  if not measured:
+    return ("; no labelled edge touched a held-out node, so the agreement "
+            "model could not be measured")
+  if max(measured) <= CHANCE_BALANCED_ACCURACY:
+    return (f"; the agreement model was no better than chance on unseen "
+            f"labelled nodes (balanced accuracy <= {max(measured):.2f} in "
+            "every round), so its weights could not tell edges apart")
+  return ""
+
+
+def _plural(count: int, noun: str) -> str:
+  return f"{count} {noun}{'s' * (count != 1)}"
 
 
 def _progress_line(record: Dict[str, Any], max_rounds: int,
@@ -542,12 +577,13 @@ def _progress_line(record: Dict[str, Any], max_rounds: int,
     parts[-1] += (f" (+{record['new_labels']} new" + (
         f", {accuracy:.0%} correct)" if accuracy is not None else ")"))
   if record["agreement_accuracy"] is not None:
-    # With few labels the held-out edges are a handful whose ends the model
-    # has trained on, so the count says how much the accuracy is worth.
-    held_out = record.get("agreement_held_out_pairs")
-    parts.append(f"agreement {_format(record['agreement_accuracy'])}" + (
-        f" on {held_out} held-out edge{'s' * (held_out != 1)}"
-        if held_out else ""))
+    # Measured on the labelled edges that touch held-out labelled nodes, so
+    # the counts say how much the numbers are worth.
+    parts.append(
+        f"agreement {_format(record['agreement_accuracy'])} (balanced "
+        f"{_format(record['agreement_balanced_accuracy'])}) on "
+        f"{_plural(record['agreement_held_out_pairs'], 'edge')} of "
+        f"{_plural(record['agreement_held_out_nodes'], 'unseen node')}")
     if record["edge_agreement"] is not None:
       parts[-1] += f" (calls {record['edge_agreement']:.0%} of edges same)"
   name = "" if score == "accuracy" else f" {score}"

@@ -42,8 +42,8 @@ def plot_round_history(rounds: List[Dict], path: os.PathLike,
   index = [r["round"] for r in rounds]
   for key, label, style in ((f"val_{score}", f"validation {score}", "o-"),
                             (f"test_{score}", f"test {score}", "s-"),
-                            ("agreement_accuracy", "agreement (held out)",
-                             "^--"),
+                            ("agreement_balanced_accuracy",
+                             "agreement, balanced (unseen nodes)", "^--"),
                             ("edge_agreement", "edges called 'same'", "x:")):
     points = [(i, r.get(key)) for i, r in zip(index, rounds)
               if r.get(key) is not None]

@@ -10,8 +10,9 @@ import pytest
 from gam import checkpoints
 from gam.agreement import AgreementModel, AgreementTrainingOptions
 from gam.agreement_regularization import AgreementRegularization
-from gam.cotraining import CoTrainingOptions
-from gam.graph_agreement_model import GraphAgreementModel, _progress_line
+from gam.cotraining import CoTrainingHistory, CoTrainingOptions
+from gam.graph_agreement_model import (GraphAgreementModel, _progress_line,
+                                       _summary_line)
 from graph_models.graph import UNLABELED
 from graph_models.synthetic import generate_flickr_like
 from graph_models.training import (build_classifier, prediction_dataset,
@@ -71,6 +72,8 @@ def test_rounds_grow_labels_and_keep_the_best_validation_round(graph, trained):
   assert rounds[0]["agreement_accuracy"] is None
   assert rounds[0]["new_labels"] == 0  # round 0 is the plain baseline
   assert 0 <= rounds[1]["edge_agreement"] <= 1  # the agreement model ran
+  assert rounds[0]["agreement_held_out_nodes"] is None
+  assert all(r["agreement_held_out_nodes"] >= 1 for r in rounds[1:])
   # No held-out edge (12 labels here): no held-out accuracy either.
   for record in rounds:
     assert (record["agreement_held_out_pairs"] == 0) == (
@@ -199,6 +202,20 @@ def test_minibatch_classifiers_train_with_the_agreement_term(graph, name):
   assert 0 < history.best["val_accuracy"] <= 1
 
 
+def test_rounds_run_until_no_candidate_is_left(graph):
+  """The default cap is only a cap: the loop ends with the first round that
+  labels nothing new (here after 60 + 38 of the 98 candidates)."""
+  candidates = graph.num_nodes - (graph.train_mask | graph.val_mask
+                                  | graph.test_mask).sum()
+  assert candidates == 98
+  options = dataclasses.replace(
+      OPTIONS, max_rounds=CoTrainingOptions().max_rounds,
+      num_samples_to_label=60, keep_label_proportions=False)
+  history = make_model(graph, options=options).fit(graph, verbose=0)
+  assert [r["new_labels"] for r in history.rounds] == [0, 60, 38, 0]
+  assert history.rounds[-1]["labelled"] == 12 + 98
+
+
 def test_fit_graph_errors(graph):
   model = GraphAgreementModel(
       node_model_fn=lambda: build_classifier("mlp", graph.num_classes))
@@ -250,19 +267,51 @@ def test_always_agree_weights_every_pair_by_one_without_an_agreement_model(
     np.testing.assert_array_equal(built[0].weights[kind], weight)
 
 
-@pytest.mark.parametrize("held_out, shown", [
-    (2, "agreement 1.0000 on 2 held-out edges (calls 68% of edges same)"),
-    (1, "agreement 1.0000 on 1 held-out edge (calls 68% of edges same)"),
-    (None, "agreement 1.0000 (calls 68% of edges same)")])
-def test_progress_line_says_how_many_edges_the_agreement_was_measured_on(
-    held_out, shown):
+@pytest.mark.parametrize("pairs, nodes, shown", [
+    (12, 14, "on 12 edges of 14 unseen nodes"),
+    (1, 1, "on 1 edge of 1 unseen node")])
+def test_progress_line_says_what_the_agreement_was_measured_on(
+    pairs, nodes, shown):
   record = {"round": 1, "labelled": 140, "new_labels": 196,
-            "new_label_accuracy": 0.954, "agreement_accuracy": 1.0,
+            "new_label_accuracy": 0.954, "agreement_accuracy": 0.75,
+            "agreement_balanced_accuracy": 0.6,
+            "agreement_held_out_pairs": pairs,
+            "agreement_held_out_nodes": nodes,
             "edge_agreement": 0.68, "val_accuracy": 0.804,
             "test_accuracy": 0.819, "epochs": 221, "best_epoch": 121,
             "seconds": 12.34}
-  if held_out is not None:  # histories saved before the count was recorded
-    record["agreement_held_out_pairs"] = held_out
   assert _progress_line(record, 8) == (
-      f"Round 1/8 | labelled 140 (+196 new, 95% correct) | {shown} | "
+      "Round 1/8 | labelled 140 (+196 new, 95% correct) | agreement 0.7500 "
+      f"(balanced 0.6000) {shown} (calls 68% of edges same) | "
       "val 0.8040 | test 0.8190 | epochs 221 (best 121) | 12.3s")
+
+
+def _history(*balanced, nodes=14):
+  rounds = [{"round": 0, "val_accuracy": 0.70, "test_accuracy": 0.80,
+             "agreement_balanced_accuracy": None,
+             "agreement_held_out_nodes": None}]
+  for r, value in enumerate(balanced, start=1):
+    rounds.append({"round": r, "val_accuracy": 0.70 + 0.01 * r,
+                   "test_accuracy": 0.80 + 0.02 * r,
+                   "agreement_balanced_accuracy": value,
+                   "agreement_held_out_nodes": nodes})
+  return CoTrainingHistory(rounds=rounds, best_round=len(balanced))
+
+
+def test_summary_line_states_the_gain_over_round_0():
+  assert _summary_line(_history(0.9, 0.8)) == (
+      "GAM: round 2 of 2 chosen by val accuracy (0.7200): test accuracy "
+      "0.8400 vs 0.8000 at round 0 (the plain classifier), +4.0 points")
+
+
+def test_summary_line_says_when_the_agreement_model_is_no_better_than_chance():
+  assert _summary_line(_history(0.5, 0.55)).endswith(
+      "+4.0 points; the agreement model was no better than chance on unseen "
+      "labelled nodes (balanced accuracy <= 0.55 in every round), so its "
+      "weights could not tell edges apart")
+  assert _summary_line(_history(None, None)).endswith(
+      "; no labelled edge touched a held-out node, so the agreement model "
+      "could not be measured")
+  # One round above chance is enough; no agreement model, nothing to say.
+  assert _summary_line(_history(0.5, 0.7)).endswith("+4.0 points")
+  assert _summary_line(_history(None, nodes=None)).endswith("+2.0 points")
