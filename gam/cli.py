@@ -48,22 +48,55 @@ from graph_models.sources import GRAPH_NAMES, TASKS, load_graph
 # `node2vec` is an MLP over the node features and node2vec embeddings.
 NODE2VEC = "node2vec"
 MODELS = sorted(training.CLASSIFIERS) + [NODE2VEC]
-DEFAULT_HIDDEN = {"mlp": 128, "gcn": 16, "commnet": 64, "graphsage": 128,
-                  "maxpool": 128, "ngcn": 128, NODE2VEC: 128}
-DEFAULT_EPOCHS = {"mlp": 100, "gcn": 200, "commnet": 50, "graphsage": 50,
-                  "maxpool": 50, "ngcn": 50, NODE2VEC: 100}
-# GAM: the packed CommNet's epoch is a pass over the labelled nodes and every
-# step packs each pair's two neighbourhoods, so a round costs more as labels
-# grow; 3 rounds of 128 pairs keep the default job near 90 s on 2 cores.
-DEFAULT_ROUNDS = {"commnet": 3}
-DEFAULT_NUM_PAIRS = {"commnet": 128}
 
 
-def _per_model(args: argparse.Namespace, name: str, defaults: dict,
-               fallback=None):
-  """`args.<name>` when given, else the model's default."""
-  value = getattr(args, name)
-  return value if value is not None else defaults.get(args.model, fallback)
+@dataclasses.dataclass(frozen=True)
+class ModelDefaults:
+  """The values options left unset take, for one classifier.
+
+  Plain training uses `CLASSIFIER_DEFAULTS`; `--gam` uses `GAM_DEFAULTS`
+  where a model has an entry there. Only the fields below are per model;
+  every other option has one default.
+  """
+  hidden: int
+  epochs: int
+  learning_rate: float = 0.01
+  weight_decay: float = 5e-4
+  patience: int = 100
+  # At most this many GAM rounds; a round that labels nothing ends the loop.
+  rounds: int = 100
+  num_pairs: int = 512
+  reg_weight_lu: float = 10.0
+  reg_weight_uu: float = 5.0
+
+
+CLASSIFIER_DEFAULTS = {
+    "mlp": ModelDefaults(128, 100), "gcn": ModelDefaults(16, 200),
+    "commnet": ModelDefaults(64, 50), "graphsage": ModelDefaults(128, 50),
+    "maxpool": ModelDefaults(128, 50), "ngcn": ModelDefaults(128, 50),
+    NODE2VEC: ModelDefaults(128, 100)}
+GAM_DEFAULTS = {
+    # The packed CommNet's epoch is a pass over the labelled nodes and every
+    # step packs each pair's two neighbourhoods, so a round costs more as
+    # labels grow; 3 rounds of 128 pairs keep the default job near 90 s on
+    # 2 cores.
+    "commnet": dataclasses.replace(CLASSIFIER_DEFAULTS["commnet"], rounds=3,
+                                   num_pairs=128),
+}
+
+
+def model_defaults(model: str, gam: bool) -> ModelDefaults:
+  return (GAM_DEFAULTS.get(model) if gam else None) or CLASSIFIER_DEFAULTS[
+      model]
+
+
+def _fill_model_defaults(args: argparse.Namespace) -> None:
+  """Sets every per-model option the user left unset, so that results.json
+  records the values the run used."""
+  defaults = model_defaults(args.model, args.gam)
+  for field in dataclasses.fields(ModelDefaults):
+    if getattr(args, field.name) is None:
+      setattr(args, field.name, getattr(defaults, field.name))
 
 
 def _positive_int(text: str) -> int:
@@ -88,14 +121,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                       help="node2vec embedding size (walks of 40 steps, 10 "
                            "per node, p = q = 1)")
   parser.add_argument("--hidden", type=_positive_int,
-                      help="hidden width (default: 16 gcn, 64 commnet, 128 "
-                           "the others)")
+                      help="hidden width (default: per model, see "
+                           "ModelDefaults)")
   parser.add_argument("--epochs", type=_positive_int,
-                      help="training epochs (default: 100 mlp and node2vec, "
-                           "200 gcn, 50 the others)")
-  parser.add_argument("--learning-rate", type=float, default=0.01)
+                      help="most training epochs (default: per model)")
+  parser.add_argument("--learning-rate", type=float,
+                      help="Adam's learning rate (default: per model)")
   parser.add_argument("--dropout", type=float, default=0.5)
-  parser.add_argument("--weight-decay", type=float, default=5e-4)
+  parser.add_argument("--weight-decay", type=float,
+                      help="L2 weight of the first layer (default: per model)")
   parser.add_argument("--batch-size", type=int, default=64)
   parser.add_argument("--max-neighbors", type=int, default=5,
                       help="neighbours packed per node (mini-batch models)")
@@ -138,19 +172,22 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   gam.add_argument("--rounds", type=int,
                    help="most GAM rounds after round 0 (the plain "
                         "classifier); it stops earlier when a round labels "
-                        "nothing new (default: 3 commnet, else 100)")
-  gam.add_argument("--patience", type=int, default=100,
+                        "nothing new (default: per model)")
+  gam.add_argument("--patience", type=_positive_int,
                    help="epochs without better validation accuracy before "
-                        "a round stops")
+                        "a round stops (default: per model)")
   gam.add_argument("--steps-per-epoch", type=int,
                    help="training steps between validations (default: 1 "
                         "full-batch, one pass over the labels otherwise)")
   gam.add_argument("--num-pairs", type=_positive_int,
                    help="edge pairs of each kind (LL, LU, UU) per step "
-                        "(default: 128 commnet, 512 the others)")
+                        "(default: per model)")
   gam.add_argument("--reg-weight-ll", type=float, default=0.0)
-  gam.add_argument("--reg-weight-lu", type=float, default=10.0)
-  gam.add_argument("--reg-weight-uu", type=float, default=5.0)
+  gam.add_argument("--reg-weight-lu", type=float,
+                   help="weight of labelled-unlabelled pairs (default: per "
+                        "model)")
+  gam.add_argument("--reg-weight-uu", type=float,
+                   help="weight of unlabelled pairs (default: per model)")
   gam.add_argument("--num-samples-to-label", type=int, default=200,
                    help="most new labels per round")
   gam.add_argument("--min-confidence", type=float, default=0.4,
@@ -171,6 +208,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   if args.gam and (args.static_shapes or args.jit_compile):
     parser.error("--static-shapes and --jit-compile train the plain "
                  "classifier; GAM's pair batches do not take them")
+  _fill_model_defaults(args)
   # TPUs compile every step with XLA and need the same shapes each time.
   args.static_shapes = args.static_shapes or args.strategy == "tpu"
   return args
@@ -190,7 +228,7 @@ def _with_node2vec(graph, args: argparse.Namespace):
 
 
 def _classifier_kwargs(args: argparse.Namespace) -> dict:
-  return dict(hidden_units=(_per_model(args, "hidden", DEFAULT_HIDDEN),),
+  return dict(hidden_units=(args.hidden,),
               dropout=args.dropout, weight_decay=args.weight_decay)
 
 
@@ -237,7 +275,7 @@ def run_classifier(graph, args: argparse.Namespace,
   from gam import plots  # pylint: disable=g-import-not-at-top
 
   options = training.TrainingOptions(
-      epochs=_per_model(args, "epochs", DEFAULT_EPOCHS),
+      epochs=args.epochs,
       learning_rate=args.learning_rate, batch_size=args.batch_size,
       max_neighbors=args.max_neighbors, seed=args.seed,
       static_shapes=args.static_shapes, jit_compile=args.jit_compile)
@@ -279,16 +317,13 @@ def run_gam(graph, args: argparse.Namespace,
   from gam.graph_agreement_model import GraphAgreementModel  # pylint: disable=g-import-not-at-top
 
   options = CoTrainingOptions(
-      max_rounds=_per_model(args, "rounds", DEFAULT_ROUNDS,
-                            CoTrainingOptions.max_rounds),
-      epochs=_per_model(args, "epochs", DEFAULT_EPOCHS),
+      max_rounds=args.rounds, epochs=args.epochs,
       patience=args.patience, steps_per_epoch=args.steps_per_epoch,
       batch_size=args.batch_size, max_neighbors=args.max_neighbors,
       num_samples_to_label=args.num_samples_to_label,
       min_confidence=args.min_confidence, warm_start=args.warm_start,
       regularization=AgreementRegularization(
-          _per_model(args, "num_pairs", DEFAULT_NUM_PAIRS, 512),
-          args.reg_weight_ll, args.reg_weight_lu,
+          args.num_pairs, args.reg_weight_ll, args.reg_weight_lu,
           args.reg_weight_uu),
       always_agree=args.always_agree, seed=args.seed)
   training.seed_everything(args.seed)

@@ -78,6 +78,29 @@ def test_node2vec_model_trains_an_mlp_on_features_and_embeddings(tmp_path):
   assert model.get_build_config()["input_shape"]["features"][-1] == 48
 
 
+def test_unset_options_take_the_models_defaults():
+  default = cli.parse_args([])
+  assert (default.model, default.gam) == ("commnet", True)
+  assert (default.rounds, default.num_pairs, default.hidden) == (3, 128, 64)
+  plain = cli.parse_args(["--no-gam", "--model", "gcn"])
+  assert (plain.hidden, plain.epochs, plain.learning_rate,
+          plain.weight_decay) == (16, 200, 0.01, 5e-4)
+  for model in cli.MODELS:
+    args = cli.parse_args(["--model", model])
+    assert args.epochs == cli.model_defaults(model, gam=True).epochs
+  given = cli.parse_args(["--model", "gcn", "--hidden", "8", "--rounds", "2",
+                          "--learning-rate", "0.5"])
+  assert (given.hidden, given.rounds, given.learning_rate) == (8, 2, 0.5)
+
+
+@pytest.mark.parametrize("option", ["--epochs", "--hidden", "--num-pairs",
+                                    "--patience"])
+def test_counts_below_one_are_refused(option, capsys):
+  with pytest.raises(SystemExit):
+    cli.parse_args([option, "0"])
+  assert f"argument {option}: must be >= 1, got 0" in capsys.readouterr().err
+
+
 def test_positive_weight_needs_the_multilabel_task(capsys):
   with pytest.raises(SystemExit):
     cli.parse_args(["--positive-weight", "2"])
