@@ -136,8 +136,10 @@ def test_cora_needs_no_data_dir(tmp_path):
   assert results["test_accuracy"] > 0.7
 
 
-@pytest.mark.parametrize("extra", [["--no-gam"], ["--gam", "--rounds", "1"]],
-                         ids=["classifier", "gam"])
+@pytest.mark.parametrize("extra", [
+    pytest.param(["--no-gam"], id="classifier"),
+    pytest.param(["--gam", "--rounds", "1"], id="gam",
+                 marks=pytest.mark.slow)])
 def test_strategy_is_used_and_recorded(tmp_path, extra):
   # The test process has one CPU device: a one-replica MirroredStrategy.
   out = tmp_path / "run"
