@@ -22,8 +22,10 @@ class CoTrainingOptions:
     epochs: most classifier epochs per round (full batch: optimiser steps).
     patience: epochs without a better validation accuracy before a round's
       classifier stops; the best epoch's weights are kept.
-    steps_per_epoch: mini-batch steps per epoch (default: one pass over the
-      labelled nodes).
+    steps_per_epoch: training steps between validations (default: one pass
+      over the labelled nodes; 1 for full-batch models, whose every step sees
+      all of them with newly sampled pairs). Raising it for a full-batch
+      model validates less often, as the reference code's every 5 steps.
     batch_size: labelled nodes per mini-batch step (packed models).
     max_neighbors: neighbours packed per node for packed models that use
       edges.

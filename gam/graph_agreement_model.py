@@ -311,7 +311,8 @@ class GraphAgreementModel(DistributedModel):
         restore_best_weights=True)
     history = super().fit(
         dataset, epochs=options.epochs,
-        steps_per_epoch=1 if full_batch else options.steps(labelled.size),
+        steps_per_epoch=((options.steps_per_epoch or 1) if full_batch
+                         else options.steps(labelled.size)),
         validation_data=validation, callbacks=[stopper] + list(callbacks),
         verbose=verbose, shuffle=False)
     val_history = history.history[monitor]

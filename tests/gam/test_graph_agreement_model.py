@@ -216,6 +216,27 @@ def test_rounds_run_until_no_candidate_is_left(graph):
   assert history.rounds[-1]["labelled"] == 12 + 98
 
 
+def test_full_batch_rounds_take_steps_per_epoch_steps_between_validations(
+    graph):
+  class StepCounter(keras.callbacks.Callback):
+
+    def __init__(self):
+      super().__init__()
+      self.steps, self.epochs = 0, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+      self.steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+      self.epochs += 1
+
+  counter = StepCounter()
+  options = dataclasses.replace(OPTIONS, max_rounds=1, steps_per_epoch=3)
+  make_model(graph, options=options).fit(graph, verbose=0,
+                                         callbacks=[counter])
+  assert counter.epochs >= 2 and counter.steps == 3 * counter.epochs
+
+
 def test_fit_graph_errors(graph):
   model = GraphAgreementModel(
       node_model_fn=lambda: build_classifier("mlp", graph.num_classes))
