@@ -25,7 +25,8 @@ def test_gcn_reaches_kipfs_accuracy_on_cora(cora):
 
 
 @pytest.mark.parametrize("dataset, name, epochs, bound", [
-    ("cora", "mlp", 100, 0.45), ("cora", "commnet", 30, 0.55),
+    pytest.param("cora", "mlp", 100, 0.45, marks=pytest.mark.slow),
+    pytest.param("cora", "commnet", 30, 0.55, marks=pytest.mark.slow),
     ("flickr", "mlp", 100, 0.40), ("flickr", "commnet", 30, 0.55)])
 def test_classifiers_beat_the_majority_class(request, dataset, name, epochs,
                                              bound):
