@@ -75,6 +75,7 @@ def test_synthetic_config_holds_the_generators_graph(tmp_path):
   _same_graph(graph, load_source_graph("flickr_synthetic_small"))
 
 
+@pytest.mark.slow
 def test_beam_and_in_memory_paths_write_the_same_graph(tmp_path):
   size = dict(num_nodes=300, num_val=50, num_test=100, num_features=8)
   graphs = []

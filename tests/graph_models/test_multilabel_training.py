@@ -23,7 +23,9 @@ def baseline(graph):
 # max-pooling 0.44 / 0.44, NGCN 0.52 / 0.47.
 @pytest.mark.parametrize("name, epochs, margin", [
     ("mlp", 60, 0.12), ("gcn", 100, 0.35), ("commnet", 30, 0.2),
-    ("graphsage", 30, 0.25), ("maxpool", 30, 0.2), ("ngcn", 30, 0.25)])
+    pytest.param("graphsage", 30, 0.25, marks=pytest.mark.slow),
+    pytest.param("maxpool", 30, 0.2, marks=pytest.mark.slow),
+    pytest.param("ngcn", 30, 0.25, marks=pytest.mark.slow)])
 def test_classifiers_beat_most_frequent_concepts(graph, baseline, name,
                                                  epochs, margin):
   result = training.train_node_classifier(
