@@ -44,7 +44,7 @@ from graph_models import label_tasks, training  # pylint: disable=g-import-not-a
 from graph_models.multilabel_metrics import average_precision  # pylint: disable=g-import-not-at-top
 from graph_models.sources import load_graph  # pylint: disable=g-import-not-at-top
 from graph_models.synthetic import FlickrLikeConfig  # pylint: disable=g-import-not-at-top
-from agreement_quality import balanced_accuracy  # pylint: disable=g-import-not-at-top
+from gam.agreement import balanced_accuracy  # pylint: disable=g-import-not-at-top
 from multilabel_models import multilabel_graph  # pylint: disable=g-import-not-at-top
 
 # Per dataset: GCN hidden units, Adam rate, epochs, patience, pairs, LU and
@@ -81,7 +81,7 @@ def run(graph, seed: int, agreement: str, dataset: str) -> dict:
   def scores(model, graph_, left, right):
     p = learned(model, graph_, left, right)
     same, called = truth["true"](left, right), p > 0.5
-    balanced.append(balanced_accuracy(same, called))
+    balanced.append(balanced_accuracy(called, same))
     if agreement == "learned":
       return p
     return truth[agreement](left, right).astype(np.float32)

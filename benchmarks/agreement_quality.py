@@ -35,7 +35,8 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 import scipy.stats  # pylint: disable=g-import-not-at-top
 
 from gam.agreement import (AgreementModel, AgreementTrainingOptions,  # pylint: disable=g-import-not-at-top
-                           agreement_probabilities, train_agreement_model)
+                           agreement_probabilities, balanced_accuracy,
+                           train_agreement_model)
 from gam.self_labeling import label_candidates  # pylint: disable=g-import-not-at-top
 from graph_models.graph import UNLABELED, labelled_rows  # pylint: disable=g-import-not-at-top
 from graph_models.label_tasks import labels_agree  # pylint: disable=g-import-not-at-top
@@ -65,11 +66,6 @@ def with_inputs(graph, inputs: str):
   return graph.replace(features=np.asarray(twice, np.float32))
 
 
-def balanced_accuracy(same: np.ndarray, called: np.ndarray) -> float:
-  """Mean of the recall of agreeing and of disagreeing pairs."""
-  return float(0.5 * (called[same].mean() + (~called[~same]).mean()))
-
-
 def edge_scores(graph, labels: np.ndarray, seed: int) -> dict:
   """Trains the agreement model on `labels`; its LU and UU edge scores."""
   keras.utils.set_random_seed(seed)
@@ -88,7 +84,7 @@ def edge_scores(graph, labels: np.ndarray, seed: int) -> dict:
     same = labels_agree(graph.labels, left, right)
     called = scores > 0.5
     out[kind] = {"auc": auc(same, scores),
-                 "balanced": balanced_accuracy(same, called),
+                 "balanced": balanced_accuracy(called, same),
                  "called_same": float(called.mean())}
   return out
 

@@ -42,6 +42,7 @@ from typing import Optional, Sequence
 
 import tensorflow as tf
 
+from gam.cotraining import CoTrainingOptions
 from graph_models import distribution, label_tasks, training
 from graph_models.sources import GRAPH_NAMES, TASKS, load_graph
 
@@ -64,7 +65,7 @@ class ModelDefaults:
   weight_decay: float = 5e-4
   patience: int = 100
   # At most this many GAM rounds; a round that labels nothing ends the loop.
-  rounds: int = 100
+  rounds: int = CoTrainingOptions.max_rounds
   num_pairs: int = 512
   reg_weight_lu: float = 10.0
   reg_weight_uu: float = 5.0
@@ -313,7 +314,6 @@ def run_gam(graph, args: argparse.Namespace,
   from gam import plots  # pylint: disable=g-import-not-at-top
   from gam.agreement import AgreementModel  # pylint: disable=g-import-not-at-top
   from gam.agreement_regularization import AgreementRegularization  # pylint: disable=g-import-not-at-top
-  from gam.cotraining import CoTrainingOptions  # pylint: disable=g-import-not-at-top
   from gam.graph_agreement_model import GraphAgreementModel  # pylint: disable=g-import-not-at-top
 
   options = CoTrainingOptions(

@@ -163,8 +163,9 @@ class Planetoid(tfds.core.GeneratorBasedBuilder):
                  if not (manual_dir / filename).exists()]
       if not missing:
         return load_planetoid(manual_dir, name)
-    if bundled_dir(name) is not None:
-      return load_planetoid(bundled_dir(name), name)
+    bundled = bundled_dir(name)
+    if bundled is not None:
+      return load_planetoid(bundled, name)
     urls = planetoid_urls(name)
     try:
       downloaded = dl_manager.download(urls)
