@@ -239,21 +239,25 @@ def _check_label_table(graph: Graph, labels, node_filter) -> np.ndarray:
   except GraphError as error:
     raise ValueError(str(error)) from None
   if node_filter is not None:
-    node_filter = np.asarray(node_filter)
-    if node_filter.dtype == bool:
-      if node_filter.shape != (graph.num_nodes,):
-        raise ValueError(f"node_filter mask has shape {node_filter.shape}, "
-                         f"expected ({graph.num_nodes},)")
-      keep = node_filter
-    else:
-      ids = node_filter.astype(np.int64).ravel()
-      if ids.size and (ids.min() < 0 or ids.max() >= graph.num_nodes):
-        raise ValueError(f"node_filter names nodes outside "
-                         f"[0, {graph.num_nodes})")
-      keep = np.zeros(graph.num_nodes, dtype=bool)
-      keep[ids] = True
-    labels = keep_labels(labels, keep)
+    labels = keep_labels(labels, _node_mask(node_filter, graph.num_nodes,
+                                            "node_filter"))
   return labels
+
+
+def _node_mask(nodes, num_nodes: int, name: str) -> np.ndarray:
+  """A boolean node mask from a mask or from node ids."""
+  nodes = np.asarray(nodes)
+  if nodes.dtype == bool:
+    if nodes.shape != (num_nodes,):
+      raise ValueError(f"{name} mask has shape {nodes.shape}, expected "
+                       f"({num_nodes},)")
+    return nodes
+  ids = nodes.astype(np.int64).ravel()
+  if ids.size and (ids.min() < 0 or ids.max() >= num_nodes):
+    raise ValueError(f"{name} names nodes outside [0, {num_nodes})")
+  mask = np.zeros(num_nodes, dtype=bool)
+  mask[ids] = True
+  return mask
 
 
 class AgreementPairSampler:
@@ -264,7 +268,10 @@ class AgreementPairSampler:
   (`label_tasks.values_agree`: equal classes, or label sets of Jaccard
   similarity >= 0.5). A random `held_out_fraction` of the labelled nodes
   (`held_out_nodes`) is never trained on, neither in edges nor in random
-  pairs; the edges touching them are `held_out`, the others `train`.
+  pairs; the edges touching them are `held_out`, the others `train`. With
+  `held_out_pool` (node ids or a boolean mask) they are drawn from those
+  nodes only: GAM passes the original training nodes, whose labels are
+  true, not the classifier's own self-labels.
 
   Each training batch has `batch_size // 2` agreeing pairs and the rest
   disagreeing. A slot is a random labelled pair of the right kind (equal or
@@ -281,7 +288,8 @@ class AgreementPairSampler:
   def __init__(self, graph: Graph, labels: np.ndarray, batch_size: int = 128,
                held_out_fraction: float = 0.1,
                max_held_out_pairs: int = 10_000,
-               random_pair_share: float = 0.5, seed: int = 0):
+               random_pair_share: float = 0.5, seed: int = 0,
+               held_out_pool: Optional[np.ndarray] = None):
     self.labels = labels = np.asarray(labels, dtype=np.int64)
     self.batch_size = batch_size
     self.rng = np.random.default_rng(seed)
@@ -292,12 +300,16 @@ class AgreementPairSampler:
       raise ValueError(f"the agreement model needs at least 2 labelled nodes "
                        f"to form a pair; the label table has {labelled.size}")
 
+    pool = labelled
+    if held_out_pool is not None:
+      pool = labelled[_node_mask(held_out_pool, graph.num_nodes,
+                                 "held_out_pool")[labelled]]
     held = np.zeros(graph.num_nodes, dtype=bool)
     num_held_out = 0
-    if held_out_fraction > 0 and labelled.size >= 3:
-      num_held_out = min(max(1, int(labelled.size * held_out_fraction)),
-                         labelled.size - 2)
-    held[self.rng.choice(labelled, num_held_out, replace=False)] = True
+    if held_out_fraction > 0 and labelled.size >= 3 and pool.size:
+      num_held_out = min(max(1, int(pool.size * held_out_fraction)),
+                         labelled.size - 2, pool.size)
+    held[self.rng.choice(pool, num_held_out, replace=False)] = True
     self.held_out_nodes = np.flatnonzero(held)
 
     senders, receivers, _ = graph.edges()
@@ -501,13 +513,15 @@ def _held_out_scores(model, features, sampler) -> Tuple[float, float, float]:
 def train_agreement_model(
     model: AgreementModel, graph: Graph, labels: np.ndarray,
     options: AgreementTrainingOptions = AgreementTrainingOptions(),
-    node_filter: Optional[np.ndarray] = None) -> AgreementTrainingResult:
+    node_filter: Optional[np.ndarray] = None,
+    held_out_pool: Optional[np.ndarray] = None) -> AgreementTrainingResult:
   """Trains `model` on the labelled edges of `graph`; restores the best weights.
 
   Only `labels` is read, never `graph.labels`: pass the labels the caller may
   use (the training labels, grown by self-training), never validation or test
   labels. `node_filter` (a boolean mask or node ids) further limits the
-  labelled nodes used. See `AgreementPairSampler` for how pairs are chosen.
+  labelled nodes used; `held_out_pool` limits the nodes held out. See
+  `AgreementPairSampler` for how pairs are chosen.
 
   Every `options.eval_every` steps the held-out edges (those touching the
   held-out labelled nodes, see `AgreementPairSampler`) are scored; weights
@@ -531,7 +545,8 @@ def train_agreement_model(
   labels = _check_label_table(graph, labels, node_filter)
   sampler = AgreementPairSampler(
       graph, labels, options.batch_size, options.held_out_fraction,
-      options.max_held_out_pairs, options.random_pair_share, options.seed)
+      options.max_held_out_pairs, options.random_pair_share, options.seed,
+      held_out_pool)
   features = graph.features
   num_features = graph.num_features
   strategy = model.distribute_strategy

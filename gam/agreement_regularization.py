@@ -219,15 +219,17 @@ def regularized_dataset(graph: Graph, nodes: np.ndarray, labels: np.ndarray,
                         pairs: Optional[RegularizationPairs], num_pairs: int,
                         full_batch: bool, max_neighbors: int = 0,
                         batch_size: int = 128, seed: int = 0,
-                        feature_name: str = FEATURES) -> tf.data.Dataset:
+                        feature_name: str = FEATURES,
+                        sparse_features: bool = False) -> tf.data.Dataset:
   """An endless training dataset of `(inputs, labels)` for `nodes`.
 
   With `pairs`, each element also carries a pair batch: its nodes are
   appended after the labelled nodes (whole graph: to `node_ids`; packed:
   as extra examples) and `LEFT_LABELS` / `PAIR_WEIGHTS` are added to the
   inputs. `GraphAgreementModel.train_step` splits the outputs again.
-  Full-batch elements hold every labelled node; packed elements hold
-  `batch_size` of them, reshuffled every pass.
+  Full-batch elements hold every labelled node (and the features as a
+  `tf.SparseTensor` if `sparse_features`, see `whole_graph_inputs`); packed
+  elements hold `batch_size` of them, reshuffled every pass.
   """
   nodes = checked_nodes(graph, nodes)
   labels = labels_of(graph, nodes, labels)
@@ -238,7 +240,7 @@ def regularized_dataset(graph: Graph, nodes: np.ndarray, labels: np.ndarray,
 
   if full_batch:
     whole = tf.data.Dataset.from_tensors(
-        whole_graph_inputs(graph, nodes)).repeat()
+        whole_graph_inputs(graph, nodes, sparse_features)).repeat()
     node_ids = tf.constant(nodes)
 
     def merge(inputs, step):

@@ -49,7 +49,7 @@ from graph_models.graph import Graph, keep_labels, labelled_rows
 from graph_models.neighbor_packing import FEATURES
 from graph_models.node_graph_model import is_whole_graph
 from graph_models.training import (evaluation_dataset, is_full_batch,
-                                   prediction_dataset)
+                                   prediction_dataset, takes_sparse_features)
 
 ModelFn = Callable[[], keras.Model]
 
@@ -297,7 +297,7 @@ class GraphAgreementModel(DistributedModel):
     dataset = regularized_dataset(
         graph, labelled, labels, pairs, options.regularization.num_pairs,
         full_batch, max_neighbors, options.batch_size, round_seed,
-        self.feature_name)
+        self.feature_name, takes_sparse_features(self.node_model))
     val_nodes = graph.split_nodes("val")
     if val_nodes.size == 0:
       raise ValueError(f"{graph.name}: GAM selects epochs and rounds by "
@@ -392,9 +392,12 @@ class GraphAgreementModel(DistributedModel):
       elif r > 0:
         self._fresh(self.agreement_model_fn, self.agreement_model,
                     agreement_shape)
+        # Held-out nodes come from the original labels: the self-labels
+        # are the classifier's own guesses, and would flatter the measure.
         agreement = train_agreement_model(
             self.agreement_model, graph, labels,
-            dataclasses.replace(options.agreement, seed=round_seed))
+            dataclasses.replace(options.agreement, seed=round_seed),
+            held_out_pool=graph.train_mask)
         record["agreement_accuracy"] = _number(agreement.held_out_accuracy)
         record["agreement_balanced_accuracy"] = _number(
             agreement.held_out_balanced_accuracy)

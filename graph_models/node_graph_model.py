@@ -58,9 +58,22 @@ def _edgeless(nodes: tf.Tensor) -> graphs.GraphsTuple:
 def whole_graph_to_graphs_tuple(inputs: Dict[str, tf.Tensor],
                                 uses_edges: bool = True
                                 ) -> Tuple[graphs.GraphsTuple, tf.Tensor]:
-  """`(graph, target node indices into graph.nodes)` for a whole-graph input."""
+  """`(graph, target node indices into graph.nodes)` for a whole-graph input.
+
+  Sparse features (a `tf.SparseTensor`) stay sparse in `graph.nodes`, except
+  for models that ignore edges, which gather their target rows densely."""
   node_ids = tf.cast(inputs[NODE_IDS], tf.int32)
-  features = tf.cast(inputs[FEATURES], tf.float32)
+  features = inputs[FEATURES]
+  if isinstance(features, tf.SparseTensor):
+    features = tf.SparseTensor(features.indices,
+                               tf.cast(features.values, tf.float32),
+                               features.dense_shape)
+    num_nodes = tf.cast(features.dense_shape[0:1], tf.int32)
+    if not uses_edges:
+      features = tf.sparse.to_dense(features)
+  else:
+    features = tf.cast(features, tf.float32)
+    num_nodes = tf.shape(features)[0:1]
   if not uses_edges:
     nodes = tf.gather(features, node_ids)
     return _edgeless(nodes), tf.range(tf.shape(nodes)[0])
@@ -69,7 +82,7 @@ def whole_graph_to_graphs_tuple(inputs: Dict[str, tf.Tensor],
   graph = graphs.GraphsTuple(
       nodes=features, edges=weights[:, None], senders=senders,
       receivers=tf.cast(inputs[RECEIVERS], tf.int32), globals=None,
-      n_node=tf.shape(features)[0:1], n_edge=tf.shape(senders)[0:1])
+      n_node=num_nodes, n_edge=tf.shape(senders)[0:1])
   return graph, node_ids
 
 
@@ -114,7 +127,9 @@ class NodeGraphModel(DistributedModel):
 
   Subclasses implement `graph_call(graph, training)` returning a graph whose
   nodes are the per-node outputs (e.g. logits), and set `uses_edges = False`
-  if they classify each node from its own features only.
+  if they classify each node from its own features only, or
+  `accepts_sparse_features = True` if `graph_call` handles sparse node
+  features.
 
   Example:
     >>> class Linear(NodeGraphModel):
@@ -127,6 +142,9 @@ class NodeGraphModel(DistributedModel):
   """
 
   uses_edges: bool = True
+  # Whether `graph_call` takes `graph.nodes` as a `tf.SparseTensor` (whole
+  # graphs whose features are sparse enough, see `whole_graph_inputs`).
+  accepts_sparse_features: bool = False
 
   def __init__(self, feature_name: str = FEATURES, **kwargs):
     super().__init__(**kwargs)

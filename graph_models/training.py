@@ -46,6 +46,15 @@ def is_full_batch(model: keras.Model) -> bool:
   return isinstance(model, GCNNodeClassifier)
 
 
+def takes_sparse_features(model: keras.Model) -> bool:
+  """Whether whole-graph inputs for `model` may keep sparse features sparse:
+  the model accepts them and runs on one replica (several replicas split a
+  whole graph along its rows and gather it back, which only dense tensors
+  support)."""
+  return (getattr(model, "accepts_sparse_features", False)
+          and model.distribute_strategy.num_replicas_in_sync == 1)
+
+
 def seed_everything(seed: int, deterministic_ops: bool = True) -> None:
   """Seeds Python, NumPy and TF, and makes TF ops deterministic unless
   `deterministic_ops` is False (Keras refuses XLA compilation while they
@@ -136,7 +145,8 @@ def evaluation_dataset(graph: Graph, model: keras.Model, nodes,
   `graph.labels`); `pad_remainder` as in `packed_dataset` (a whole graph
   has static shapes already)."""
   if is_full_batch(model):
-    return whole_graph_dataset(graph, nodes, labels).cache()
+    return whole_graph_dataset(graph, nodes, labels,
+                               takes_sparse_features(model)).cache()
   return packed_dataset(graph, nodes,
                         max_neighbors if model.uses_edges else 0,
                         batch_size=batch_size, labels=labels,
@@ -150,7 +160,8 @@ def prediction_dataset(graph: Graph, model: keras.Model, nodes,
   """Unlabelled inputs for `model.predict` on `nodes`, in node order."""
   nodes = checked_nodes(graph, nodes)
   if is_full_batch(model):
-    return tf.data.Dataset.from_tensors(whole_graph_inputs(graph, nodes))
+    return tf.data.Dataset.from_tensors(
+        whole_graph_inputs(graph, nodes, takes_sparse_features(model)))
   pack = neighbor_packer(graph, max_neighbors if model.uses_edges else 0,
                          model.feature_name)
   return node_id_batches(nodes, batch_size, shuffle=False, seed=0,

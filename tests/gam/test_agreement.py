@@ -208,6 +208,22 @@ def test_node_filter_limits_the_labelled_nodes(flickr):
   assert by_mask.history == result.history
 
 
+def test_held_out_nodes_come_from_the_pool_only(cora):
+  # Self-labelled nodes (here: every validation node) train the model but
+  # are never held out, so the measure only reads true labels.
+  labels = train_labels(cora)
+  labels[cora.val_mask] = cora.labels[cora.val_mask]
+  sampler = AgreementPairSampler(cora, labels, seed=0,
+                                 held_out_pool=cora.train_mask)
+  assert len(sampler.held_out_nodes) == 14
+  assert cora.train_mask[sampler.held_out_nodes].all()
+  by_ids = AgreementPairSampler(cora, labels, seed=0, held_out_pool=np.flatnonzero(
+      cora.train_mask))
+  np.testing.assert_array_equal(by_ids.held_out_nodes, sampler.held_out_nodes)
+  with pytest.raises(ValueError, match="held_out_pool mask has shape"):
+    AgreementPairSampler(cora, labels, held_out_pool=cora.train_mask[:5])
+
+
 def test_negatives_are_topped_up_when_no_edge_disagrees():
   # A path 0-1-2-3 whose labelled nodes agree along every edge.
   graph = Graph.from_edges(
