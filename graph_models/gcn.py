@@ -89,7 +89,8 @@ def sparse_product(matrix: tf.SparseTensor, dense: tf.Tensor) -> tf.Tensor:
     def gradient(upstream):
       return csr_ops.matmul(csr.transpose(), upstream)
     return csr_ops.matmul(csr, dense), gradient
-  return product(dense)
+  # A variable read outside `product`, whose gradient then reaches it.
+  return product(tf.convert_to_tensor(dense))
 
 
 def dropout(layer: keras.layers.Dropout, inputs, training: bool):
