@@ -154,8 +154,13 @@ class AgreementTrainingOptions:
     learning_rate: Adam's learning rate.
     batch_size: pairs per step, half agreeing and half disagreeing.
     max_steps: most optimiser steps.
+    min_steps: fewest optimiser steps before stopping early.
     eval_every: steps between held-out evaluations.
     patience: evaluations without improvement before stopping early.
+    stop_at_perfect: stop at the first evaluation that classifies every
+      held-out pair right, as the reference does.
+    loss_reduction: "mean" or "sum" (the reference's) of the batch's
+      sigmoid cross-entropies; "sum" scales the step by the batch size.
     held_out_fraction: share of the labelled nodes kept out of training (at
       least one once there are three; two always train); the labelled edges
       that touch them measure the model on nodes it has never seen.
@@ -171,8 +176,11 @@ class AgreementTrainingOptions:
   learning_rate: float = 1e-3
   batch_size: int = 128
   max_steps: int = 2000
+  min_steps: int = 0
   eval_every: int = 50
   patience: int = 10
+  stop_at_perfect: bool = False
+  loss_reduction: str = "mean"
   held_out_fraction: float = 0.1
   max_held_out_pairs: int = 10_000
   random_pair_share: float = 0.5
@@ -187,6 +195,11 @@ class AgreementTrainingOptions:
     for field in ("max_steps", "eval_every", "patience", "max_held_out_pairs"):
       if getattr(self, field) < 1:
         raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
+    if self.min_steps < 0:
+      raise ValueError(f"min_steps must be >= 0, got {self.min_steps}")
+    if self.loss_reduction not in ("mean", "sum"):
+      raise ValueError(f"loss_reduction must be 'mean' or 'sum', got "
+                       f"{self.loss_reduction!r}")
     if not 0.0 <= self.random_pair_share <= 1.0:
       raise ValueError(f"random_pair_share must be in [0, 1], got "
                        f"{self.random_pair_share}")
@@ -527,8 +540,9 @@ def train_agreement_model(
   held-out labelled nodes, see `AgreementPairSampler`) are scored; weights
   improve when held-out accuracy rises, or stays equal with a lower held-out
   loss (small held-out sets tie often). Training stops after
-  `options.patience` evaluations without improvement or at
-  `options.max_steps`, then the best weights are restored. Without held-out
+  `options.patience` evaluations without improvement (once it has run
+  `options.min_steps`), at a perfect evaluation if `options.stop_at_perfect`,
+  or at `options.max_steps`, then the best weights are restored. Without held-out
   edges it runs `max_steps` steps. Training continues from the model's current
   weights: build a fresh model to start over. Batch sampling is seeded by
   `options.seed`; weight initialisation and dropout follow Keras's global seed
@@ -561,8 +575,10 @@ def train_agreement_model(
   def replica_step(left, right, targets):
     with tf.GradientTape() as tape:
       logits = model({"left": left, "right": right}, training=True)
-      loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
-          labels=targets, logits=logits))
+      losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=targets,
+                                                       logits=logits)
+      loss = (tf.reduce_sum(losses) if options.loss_reduction == "sum"
+              else tf.reduce_mean(losses))
       if model.losses:
         loss += tf.add_n(model.losses)
       # Every replica trains on the whole batch and the optimizer sums the
@@ -598,8 +614,11 @@ def train_agreement_model(
       evaluations_without_gain = 0
     else:
       evaluations_without_gain += 1
-      if evaluations_without_gain >= options.patience:
-        break
+    if options.stop_at_perfect and accuracy == 1.0:
+      break
+    if (evaluations_without_gain >= options.patience
+        and step >= options.min_steps):
+      break
 
   if has_held_out:
     model.set_weights(best_weights)

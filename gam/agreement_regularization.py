@@ -48,6 +48,11 @@ GAM_KEYS = (LEFT_LABELS, PAIR_WEIGHTS)
 
 AgreementFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
+# How each step draws its pairs of a kind: independently with replacement, or
+# walking through shuffled passes over the pairs (each pair once a pass, as
+# the reference code's edge iterators do).
+PAIR_SAMPLINGS = ("replacement", "passes")
+
 
 @dataclasses.dataclass(frozen=True)
 class AgreementRegularization:
@@ -58,6 +63,11 @@ class AgreementRegularization:
     reg_weight_ll: weight of pairs whose ends are both labelled.
     reg_weight_lu: weight of labelled-unlabelled pairs.
     reg_weight_uu: weight of pairs whose ends are both unlabelled.
+    mean_over_all_kinds: divide the term by the pairs of every kind the
+      graph has, zero-weight kinds included (the reference's mean over LL,
+      LU and UU pairs, whose LL pairs have weight 0: the term is then 2/3 as
+      strong), instead of by the weighted pairs only.
+    sampling: one of `PAIR_SAMPLINGS`.
 
   The defaults are the reference code's; its GCN runs on Cora used
   `num_pairs=512, reg_weight_lu=1, reg_weight_uu=0.5`.
@@ -66,6 +76,8 @@ class AgreementRegularization:
   reg_weight_ll: float = 0.0
   reg_weight_lu: float = 0.1
   reg_weight_uu: float = 0.05
+  mean_over_all_kinds: bool = False
+  sampling: str = "replacement"
 
   def __post_init__(self):
     if not isinstance(self.num_pairs, int) or self.num_pairs < 0:
@@ -76,6 +88,9 @@ class AgreementRegularization:
       if not np.isfinite(weight) or weight < 0:
         raise ValueError(f"reg_weight_{kind} must be a finite number >= 0, "
                          f"got {weight}")
+    if self.sampling not in PAIR_SAMPLINGS:
+      raise ValueError(f"sampling must be one of {PAIR_SAMPLINGS}, got "
+                       f"{self.sampling!r}")
 
   def weight(self, kind: str) -> float:
     return getattr(self, f"reg_weight_{kind}")
@@ -86,7 +101,8 @@ class RegularizationPairs:
   """One round's edge pairs with their weights `w_kind * g`, per kind.
 
   `left_labels[kind]` is the left node's label for LL and LU pairs. Kinds
-  with no edge or zero weight are left out (no pair of them is sampled).
+  with no edge are left out (no pair of them is sampled), and so are kinds
+  of zero weight unless `mean_over_all_kinds`.
 
   Example:
     >>> pairs = RegularizationPairs.build(
@@ -99,6 +115,7 @@ class RegularizationPairs:
   weights: Dict[str, np.ndarray]
   # `(num_classes,)` for multi-hot label tables, `()` for class ids.
   label_shape: Tuple[int, ...] = ()
+  sampling: str = "replacement"
 
   @classmethod
   def build(cls, graph: Graph, labels: np.ndarray,
@@ -114,7 +131,8 @@ class RegularizationPairs:
     left, right, left_labels, weights = {}, {}, {}, {}
     for kind in KINDS:
       pairs = getattr(edge_pairs, kind)
-      if len(pairs) == 0 or options.weight(kind) == 0:
+      if len(pairs) == 0 or (options.weight(kind) == 0
+                             and not options.mean_over_all_kinds):
         continue
       left[kind], right[kind] = pairs[:, 0], pairs[:, 1]
       if kind == "uu":
@@ -132,7 +150,8 @@ class RegularizationPairs:
                          f"{len(pairs)} finite probabilities, got shape "
                          f"{score.shape}")
       weights[kind] = (options.weight(kind) * score).astype(np.float32)
-    return cls(left, right, left_labels, weights, labels.shape[1:])
+    return cls(left, right, left_labels, weights, labels.shape[1:],
+               options.sampling)
 
   @property
   def kinds(self):
@@ -143,7 +162,9 @@ class RegularizationPairs:
 
   def sampler(self, num_pairs: int, seed: int
               ) -> Callable[[tf.Tensor], Dict[str, tf.Tensor]]:
-    """`step -> pair batch`: `num_pairs` pairs of each kind, stateless.
+    """`step -> pair batch`: `num_pairs` pairs of each kind, stateless
+    (`self.sampling`: with replacement, or the step's stretch of a sequence
+    of shuffled passes over the kind's pairs).
 
     The batch holds `pair_nodes` (the nodes whose predictions the term needs:
     the right ends of LL and LU pairs, then the left and right ends of UU
@@ -164,11 +185,9 @@ class RegularizationPairs:
       chosen = {}
       for index, (kind, (left, right, left_labels, weights)) in enumerate(
           tables.items()):
-        draw = tf.random.stateless_uniform(
-            [num_pairs], seed=tf.stack([tf.cast(seed, tf.int64) * 3 + index,
-                                        tf.cast(step, tf.int64)]),
-            minval=0, maxval=tf.shape(weights, out_type=tf.int64)[0],
-            dtype=tf.int64)
+        draw = draw_pairs(tf.shape(weights, out_type=tf.int64)[0], num_pairs,
+                          tf.cast(seed, tf.int64) * 3 + index,
+                          tf.cast(step, tf.int64), self.sampling)
         # UU pairs have no left label to gather.
         chosen[kind] = [tf.gather(table, draw) if table is not None else None
                         for table in (left, right, left_labels, weights)]
@@ -183,6 +202,28 @@ class RegularizationPairs:
                                   axis=0),
       }
     return sample
+
+
+def draw_pairs(count: tf.Tensor, num_pairs: int, seed: tf.Tensor,
+               step: tf.Tensor, sampling: str) -> tf.Tensor:
+  """Indices into `count` pairs for one step, stateless in `(seed, step)`.
+
+  "replacement": `num_pairs` independent uniform draws. "passes": positions
+  `step * num_pairs ...` of an endless sequence of passes, pass p a
+  permutation of all pairs seeded by `(seed, p)` (TF's random index
+  shuffle, which never materialises it).
+  """
+  if sampling == "replacement":
+    return tf.random.stateless_uniform(
+        [num_pairs], seed=tf.stack([seed, step]), minval=0, maxval=count,
+        dtype=tf.int64)
+  positions = step * num_pairs + tf.range(num_pairs, dtype=tf.int64)
+  passes = positions // count
+  seeds = tf.stack([tf.fill([num_pairs], seed), passes,
+                    tf.zeros([num_pairs], tf.int64)], axis=1)
+  # The op itself: its Python wrapper does not take one seed per index.
+  return tf.raw_ops.RandomIndexShuffle(index=positions % count, seed=seeds,
+                                       max_index=count - 1)
 
 
 def agreement_regularization_loss(pair_logits: tf.Tensor,

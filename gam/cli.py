@@ -38,11 +38,11 @@ import json
 import pathlib
 import sys
 import time
-from typing import Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import tensorflow as tf
 
-from gam.cotraining import CoTrainingOptions
+from gam.protocols import PROTOCOLS, GamProtocol, gam_protocol
 from graph_models import distribution, label_tasks, training
 from graph_models.sources import GRAPH_NAMES, TASKS, load_graph
 
@@ -53,22 +53,12 @@ MODELS = sorted(training.CLASSIFIERS) + [NODE2VEC]
 
 @dataclasses.dataclass(frozen=True)
 class ModelDefaults:
-  """The values options left unset take, for one classifier.
-
-  Plain training uses `CLASSIFIER_DEFAULTS`; `--gam` uses `GAM_DEFAULTS`
-  where a model has an entry there. Only the fields below are per model;
-  every other option has one default.
-  """
+  """The values options left unset take when training one plain classifier
+  (`--no-gam`); GAM runs take theirs from their `gam.protocols` protocol."""
   hidden: int
   epochs: int
   learning_rate: float = 0.01
   weight_decay: float = 5e-4
-  patience: int = 100
-  # At most this many GAM rounds; a round that labels nothing ends the loop.
-  rounds: int = CoTrainingOptions.max_rounds
-  num_pairs: int = 512
-  reg_weight_lu: float = 10.0
-  reg_weight_uu: float = 5.0
 
 
 CLASSIFIER_DEFAULTS = {
@@ -76,28 +66,39 @@ CLASSIFIER_DEFAULTS = {
     "commnet": ModelDefaults(64, 50), "graphsage": ModelDefaults(128, 50),
     "maxpool": ModelDefaults(128, 50), "ngcn": ModelDefaults(128, 50),
     NODE2VEC: ModelDefaults(128, 100)}
-GAM_DEFAULTS = {
-    # The packed CommNet's epoch is a pass over the labelled nodes and every
-    # step packs each pair's two neighbourhoods, so a round costs more as
-    # labels grow; 3 rounds of 128 pairs keep the default job near 90 s on
-    # 2 cores.
-    "commnet": dataclasses.replace(CLASSIFIER_DEFAULTS["commnet"], rounds=3,
-                                   num_pairs=128),
-}
+# Options of plain runs without a per-model default.
+PLAIN_DEFAULTS = dict(dropout=0.5, activation="relu", batch_size=64)
 
 
-def model_defaults(model: str, gam: bool) -> ModelDefaults:
-  return (GAM_DEFAULTS.get(model) if gam else None) or CLASSIFIER_DEFAULTS[
-      model]
+def gam_defaults(protocol: GamProtocol) -> Dict[str, Any]:
+  """The command-line options a GAM protocol sets, by option name."""
+  classifier, options = protocol.classifier, protocol.cotraining
+  regularization = options.regularization
+  return dict(
+      hidden=classifier.hidden, learning_rate=classifier.learning_rate,
+      weight_decay=classifier.weight_decay, dropout=classifier.dropout,
+      activation=classifier.activation, epochs=options.epochs,
+      patience=options.patience, rounds=options.max_rounds,
+      steps_per_epoch=options.steps_per_epoch,
+      batch_size=options.batch_size, num_pairs=regularization.num_pairs,
+      reg_weight_lu=regularization.reg_weight_lu,
+      reg_weight_uu=regularization.reg_weight_uu,
+      num_samples_to_label=options.num_samples_to_label,
+      min_confidence=options.min_confidence)
 
 
-def _fill_model_defaults(args: argparse.Namespace) -> None:
-  """Sets every per-model option the user left unset, so that results.json
-  records the values the run used."""
-  defaults = model_defaults(args.model, args.gam)
-  for field in dataclasses.fields(ModelDefaults):
-    if getattr(args, field.name) is None:
-      setattr(args, field.name, getattr(defaults, field.name))
+def _fill_defaults(args: argparse.Namespace) -> None:
+  """Sets every option the user left unset, so that results.json records
+  the values the run used."""
+  if args.gam:
+    defaults = gam_defaults(gam_protocol(args.protocol,
+                                         _classifier_name(args)))
+  else:
+    defaults = dict(dataclasses.asdict(CLASSIFIER_DEFAULTS[args.model]),
+                    **PLAIN_DEFAULTS)
+  for name, value in defaults.items():
+    if getattr(args, name) is None:
+      setattr(args, name, value)
 
 
 def _positive_int(text: str) -> int:
@@ -121,17 +122,26 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   parser.add_argument("--node2vec-dimensions", type=int, default=64,
                       help="node2vec embedding size (walks of 40 steps, 10 "
                            "per node, p = q = 1)")
+  # Options whose default depends on the model and, with GAM, the protocol
+  # say so instead of showing argparse's "(default: None)".
+  per_model = "per model and protocol, see the README"
   parser.add_argument("--hidden", type=_positive_int,
-                      help="hidden width (default: per model, see "
-                           "ModelDefaults)")
+                      help=f"hidden width (default: {per_model})")
   parser.add_argument("--epochs", type=_positive_int,
-                      help="most training epochs (default: per model)")
+                      help=f"most training epochs (default: {per_model})")
   parser.add_argument("--learning-rate", type=float,
-                      help="Adam's learning rate (default: per model)")
-  parser.add_argument("--dropout", type=float, default=0.5)
+                      help=f"Adam's learning rate (default: {per_model})")
+  parser.add_argument("--dropout", type=float,
+                      help=f"dropout rate (default: {per_model})")
+  parser.add_argument("--activation",
+                      help=f"hidden activation, a Keras name (default: "
+                           f"{per_model})")
   parser.add_argument("--weight-decay", type=float,
-                      help="L2 weight of the first layer (default: per model)")
-  parser.add_argument("--batch-size", type=int, default=64)
+                      help=f"L2 weight of the first layer (default: "
+                           f"{per_model})")
+  parser.add_argument("--batch-size", type=_positive_int,
+                      help=f"labelled nodes per mini-batch step (default: "
+                           f"{per_model})")
   parser.add_argument("--max-neighbors", type=int, default=5,
                       help="neighbours packed per node (mini-batch models)")
   parser.add_argument("--cross-class-edges", type=float,
@@ -170,29 +180,35 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    default=True,
                    help="train with GAM co-training rounds (--no-gam: the "
                         "plain classifier)")
+  gam.add_argument("--protocol", default="package", choices=PROTOCOLS,
+                   help="GAM settings for the model (gam.protocols): the "
+                        "package's, or the reference code's (gcn and mlp); "
+                        "the options below override single points")
   gam.add_argument("--rounds", type=int,
                    help="most GAM rounds after round 0 (the plain "
                         "classifier); it stops earlier when a round labels "
-                        "nothing new (default: per model)")
+                        f"nothing new (default: {per_model})")
   gam.add_argument("--patience", type=_positive_int,
                    help="epochs without better validation accuracy before "
-                        "a round stops (default: per model)")
-  gam.add_argument("--steps-per-epoch", type=int,
-                   help="training steps between validations (default: 1 "
-                        "full-batch, one pass over the labels otherwise)")
+                        f"a round stops (default: {per_model})")
+  gam.add_argument("--steps-per-epoch", type=_positive_int,
+                   help="training steps between validations (default: "
+                        f"{per_model}; unset: 1 full-batch, one pass over "
+                        "the labels otherwise)")
   gam.add_argument("--num-pairs", type=_positive_int,
                    help="edge pairs of each kind (LL, LU, UU) per step "
-                        "(default: per model)")
+                        f"(default: {per_model})")
   gam.add_argument("--reg-weight-ll", type=float, default=0.0)
   gam.add_argument("--reg-weight-lu", type=float,
-                   help="weight of labelled-unlabelled pairs (default: per "
-                        "model)")
+                   help="weight of labelled-unlabelled pairs (default: "
+                        f"{per_model})")
   gam.add_argument("--reg-weight-uu", type=float,
-                   help="weight of unlabelled pairs (default: per model)")
-  gam.add_argument("--num-samples-to-label", type=int, default=200,
-                   help="most new labels per round")
-  gam.add_argument("--min-confidence", type=float, default=0.4,
-                   help="smallest predicted probability of a new label")
+                   help=f"weight of unlabelled pairs (default: {per_model})")
+  gam.add_argument("--num-samples-to-label", type=int,
+                   help=f"most new labels per round (default: {per_model})")
+  gam.add_argument("--min-confidence", type=float,
+                   help="smallest predicted probability of a new label "
+                        f"(default: {per_model})")
   gam.add_argument("--agreement-hidden", type=int, default=128,
                    help="hidden width of the agreement model's encoder")
   gam.add_argument("--always-agree", action="store_true",
@@ -209,7 +225,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   if args.gam and (args.static_shapes or args.jit_compile):
     parser.error("--static-shapes and --jit-compile train the plain "
                  "classifier; GAM's pair batches do not take them")
-  _fill_model_defaults(args)
+  if args.gam:
+    try:
+      gam_protocol(args.protocol, _classifier_name(args))
+    except ValueError as error:
+      parser.error(str(error))
+  _fill_defaults(args)
   # TPUs compile every step with XLA and need the same shapes each time.
   args.static_shapes = args.static_shapes or args.strategy == "tpu"
   return args
@@ -229,8 +250,15 @@ def _with_node2vec(graph, args: argparse.Namespace):
 
 
 def _classifier_kwargs(args: argparse.Namespace) -> dict:
-  return dict(hidden_units=(args.hidden,),
-              dropout=args.dropout, weight_decay=args.weight_decay)
+  kwargs = dict(hidden_units=(args.hidden,), dropout=args.dropout,
+                weight_decay=args.weight_decay, activation=args.activation)
+  if args.gam and _classifier_name(args) == "gcn":
+    kwargs["use_bias"] = _protocol(args).classifier.use_bias
+  return kwargs
+
+
+def _protocol(args: argparse.Namespace) -> GamProtocol:
+  return gam_protocol(args.protocol, _classifier_name(args))
 
 
 def _config(args: argparse.Namespace) -> dict:
@@ -244,7 +272,9 @@ def run(args: argparse.Namespace) -> dict:
   strategy = distribution.make_strategy(args.strategy, args.tpu)
   graph = load_graph(args.dataset, _data_dir(args), seed=args.seed,
                      cross_class_edge_fraction=args.cross_class_edges,
-                     task=args.task, num_concepts=args.num_concepts)
+                     task=args.task, num_concepts=args.num_concepts,
+                     row_normalize=(not args.gam or _protocol(
+                         args).classifier.row_normalize_features))
   if args.model == NODE2VEC:
     graph = _with_node2vec(graph, args)
   print(f"graph: {graph}", flush=True)
@@ -313,18 +343,20 @@ def run_gam(graph, args: argparse.Namespace,
 
   from gam import plots  # pylint: disable=g-import-not-at-top
   from gam.agreement import AgreementModel  # pylint: disable=g-import-not-at-top
-  from gam.agreement_regularization import AgreementRegularization  # pylint: disable=g-import-not-at-top
   from gam.graph_agreement_model import GraphAgreementModel  # pylint: disable=g-import-not-at-top
 
-  options = CoTrainingOptions(
-      max_rounds=args.rounds, epochs=args.epochs,
+  # The protocol's options, with the points the command line sets.
+  protocol = _protocol(args).cotraining
+  options = dataclasses.replace(
+      protocol, max_rounds=args.rounds, epochs=args.epochs,
       patience=args.patience, steps_per_epoch=args.steps_per_epoch,
       batch_size=args.batch_size, max_neighbors=args.max_neighbors,
       num_samples_to_label=args.num_samples_to_label,
       min_confidence=args.min_confidence, warm_start=args.warm_start,
-      regularization=AgreementRegularization(
-          args.num_pairs, args.reg_weight_ll, args.reg_weight_lu,
-          args.reg_weight_uu),
+      regularization=dataclasses.replace(
+          protocol.regularization, num_pairs=args.num_pairs,
+          reg_weight_ll=args.reg_weight_ll, reg_weight_lu=args.reg_weight_lu,
+          reg_weight_uu=args.reg_weight_uu),
       always_agree=args.always_agree, seed=args.seed)
   training.seed_everything(args.seed)
   with strategy.scope():

@@ -37,6 +37,9 @@ class CoTrainingOptions:
       round instead of re-initialising it, as the reference's
       `warm_start_cls`.
     regularization: pairs and weights of the agreement term.
+    separate_regularization_pass: compute the pair nodes' predictions in a
+      forward pass of their own (its own dropout masks), as the reference
+      does, instead of in the supervised pass; costs a second pass.
     always_agree: skip the agreement model and weight every pair by 1, i.e.
       plain graph regularisation over the same pairs (the reference's
       `always_agree` ablation).
@@ -54,6 +57,7 @@ class CoTrainingOptions:
   keep_label_proportions: bool = True
   warm_start: bool = False
   regularization: AgreementRegularization = AgreementRegularization()
+  separate_regularization_pass: bool = False
   always_agree: bool = False
   agreement: AgreementTrainingOptions = AgreementTrainingOptions()
   seed: int = 0

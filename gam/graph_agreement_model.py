@@ -46,7 +46,7 @@ from graph_models.distribution import (DistributedModel,
                                        reducible_across_workers)
 from graph_models import label_tasks
 from graph_models.graph import Graph, keep_labels, labelled_rows
-from graph_models.neighbor_packing import FEATURES
+from graph_models.neighbor_packing import FEATURES, NODE_IDS
 from graph_models.node_graph_model import is_whole_graph
 from graph_models.training import (evaluation_dataset, is_full_batch,
                                    prediction_dataset, takes_sparse_features)
@@ -83,6 +83,17 @@ def _log_round(writer, record: Dict[str, Any]) -> None:
           "agreement_accuracy", "labelled", "new_label_accuracy", "seconds")):
         tf.summary.scalar(key, float(value))
   writer.flush()
+
+
+def _split_targets(inputs: Dict[str, tf.Tensor], count: tf.Tensor):
+  """A regularised input cut in two: its first `count` (labelled) target
+  nodes, and the pair nodes after them."""
+  if is_whole_graph(inputs):
+    ids = inputs[NODE_IDS]
+    return ({**inputs, NODE_IDS: ids[:count]},
+            {**inputs, NODE_IDS: ids[count:]})
+  return ({k: v[:count] for k, v in inputs.items()},
+          {k: v[count:] for k, v in inputs.items()})
 
 
 def _values(variables: Sequence[tf.Variable]) -> List[np.ndarray]:
@@ -197,15 +208,21 @@ class GraphAgreementModel(DistributedModel):
         self.whole_element(data))
     inputs = {k: v for k, v in x.items() if k not in GAM_KEYS}
     num_targets = tf.shape(y)[0]
+    separate = self.options.separate_regularization_pass and LEFT_LABELS in x
     with tf.GradientTape() as tape:
-      outputs = self.node_model(inputs, training=True)
-      y_pred = outputs[:num_targets]
+      if separate:
+        target_inputs, pair_inputs = _split_targets(inputs, num_targets)
+        y_pred = self.node_model(target_inputs, training=True)
+        pair_outputs = self.node_model(pair_inputs, training=True)
+      else:
+        outputs = self.node_model(inputs, training=True)
+        y_pred, pair_outputs = outputs[:num_targets], outputs[num_targets:]
       loss = self.compute_loss(x=inputs, y=y, y_pred=y_pred,
                                sample_weight=sample_weight, training=True)
       replicas = tf.distribute.get_strategy().num_replicas_in_sync
       if LEFT_LABELS in x:
         regularization = agreement_regularization_loss(
-            outputs[num_targets:], x[LEFT_LABELS], x[PAIR_WEIGHTS])
+            pair_outputs, x[LEFT_LABELS], x[PAIR_WEIGHTS])
         self.agreement_loss_tracker.update_state(regularization)
         # Keras divides the compiled loss by the replica count; this term is
         # computed by hand, so it must be too.

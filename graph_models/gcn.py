@@ -155,6 +155,7 @@ class GCNNodeClassifier(NodeClassifier):
 
   Sparse node features (whole graphs, see `whole_graph_inputs`) stay sparse
   through the first dropout and product, as in the paper's code.
+  `use_bias=False` drops the layers' biases, as the GAM reference's GCN.
 
   Defaults are the paper's Cora settings (hidden 16, dropout 0.5, weight decay
   5e-4 on the first layer; train with Adam 0.01 for 200 full-batch epochs).
@@ -170,8 +171,9 @@ class GCNNodeClassifier(NodeClassifier):
   accepts_sparse_features = True
 
   def __init__(self, num_classes: int, hidden_units: Sequence[int] = (16,),
-               **kwargs):
+               use_bias: bool = True, **kwargs):
     super().__init__(num_classes, hidden_units=hidden_units, **kwargs)
+    self.use_bias = bool(use_bias)
     widths = self.hidden_units + (num_classes,)
     self.dropouts = [keras.layers.Dropout(self.dropout) for _ in widths]
     self.convolutions = [
@@ -179,7 +181,7 @@ class GCNNodeClassifier(NodeClassifier):
             width, activation=(self.activation if i < len(self.hidden_units)
                                else None),
             kernel_regularizer=first_layer_l2(self.weight_decay) if i == 0
-            else None,
+            else None, use_bias=self.use_bias,
             name=f"graph_convolution_{i}")
         for i, width in enumerate(widths)]
 
@@ -191,3 +193,8 @@ class GCNNodeClassifier(NodeClassifier):
       hidden = convolution(dropout(dropout_layer, hidden, training),
                            adjacency, self_weights)
     return graph.replace(nodes=hidden)
+
+  def get_config(self):
+    config = super().get_config()
+    config["use_bias"] = self.use_bias
+    return config

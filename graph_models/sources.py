@@ -31,10 +31,12 @@ GRAPH_NAMES = tuple(SYNTHETIC_SIZES) + tuple(f"planetoid/{name}"
 
 def load_graph(name: str, data_dir: Optional[os.PathLike] = None,
                seed: int = 0, cross_class_edge_fraction: Optional[float] = None,
-               task: str = "single", num_concepts: int = 24) -> Graph:
+               task: str = "single", num_concepts: int = 24,
+               row_normalize: bool = True) -> Graph:
   """Loads graph `name` (see `GRAPH_NAMES`).
 
-  Planetoid bag-of-words features are row-normalised, as in Kipf's GCN.
+  Planetoid bag-of-words features are row-normalised, as in Kipf's GCN,
+  unless `row_normalize` is false (the GAM reference reads them raw).
 
   Args:
     name: `flickr_synthetic[_small|_large]` or `planetoid/<name>`.
@@ -65,7 +67,7 @@ def load_graph(name: str, data_dir: Optional[os.PathLike] = None,
     if data_dir is None:
       raise ValueError(f"{name} needs data_dir: the directory holding the "
                        f"ind.{name.split('/', 1)[1]}.* files")
-    return load_planetoid(data_dir, name.split("/", 1)[1]
-                          ).row_normalized_features()
+    graph = load_planetoid(data_dir, name.split("/", 1)[1])
+    return graph.row_normalized_features() if row_normalize else graph
   raise ValueError(f"unknown dataset {name!r}; choose one of "
                    f"{list(GRAPH_NAMES)}")

@@ -333,6 +333,49 @@ def test_early_stopping_restores_the_best_evaluation(flickr):
   assert result.held_out_accuracy > result.held_out_positive_fraction
 
 
+def test_min_steps_keeps_training_past_the_patience(flickr):
+  options = AgreementTrainingOptions(max_steps=400, eval_every=20, patience=1,
+                                     learning_rate=0.01)
+  keras.utils.set_random_seed(0)
+  early = train_agreement_model(AgreementModel(hidden_units=(16,)), flickr,
+                                train_labels(flickr), options)
+  keras.utils.set_random_seed(0)
+  held = train_agreement_model(
+      AgreementModel(hidden_units=(16,)), flickr, train_labels(flickr),
+      dataclasses.replace(options, min_steps=300))
+  assert early.steps < 300 <= held.steps
+
+
+def test_a_perfect_evaluation_stops_at_once_when_asked(flickr):
+  # Features that are the classes: the held-out pairs are soon all right.
+  easy = flickr.replace(features=np.eye(flickr.num_classes, dtype=np.float32)[
+      flickr.labels])
+  options = AgreementTrainingOptions(max_steps=2000, eval_every=10,
+                                     patience=1000, learning_rate=0.01,
+                                     stop_at_perfect=True)
+  keras.utils.set_random_seed(0)
+  result = train_agreement_model(AgreementModel(hidden_units=(16,)), easy,
+                                 train_labels(easy), options)
+  assert result.history[-1][1] == 1.0 and result.steps < 2000
+  assert [accuracy for _, accuracy in result.history].count(1.0) == 1
+
+
+def test_summed_loss_differs_from_the_mean_only_through_adams_epsilon(flickr):
+  def weights_after(reduction):
+    keras.utils.set_random_seed(0)
+    model = AgreementModel(hidden_units=(16,))
+    train_agreement_model(model, flickr, train_labels(flickr),
+                          AgreementTrainingOptions(
+                              max_steps=20, eval_every=20,
+                              loss_reduction=reduction))
+    return np.concatenate([w.ravel() for w in model.get_weights()])
+  summed, mean = weights_after("sum"), weights_after("mean")
+  # Adam divides each gradient by its own scale, so a loss 128 times larger
+  # moves the weights the same way, up to its epsilon.
+  assert not np.array_equal(summed, mean)
+  np.testing.assert_allclose(summed, mean, rtol=1e-3, atol=1e-5)
+
+
 def test_balanced_accuracy_is_the_mean_of_the_per_kind_accuracies():
   targets = np.array([1, 1, 1, 1, 0, 0], bool)
   # Always "same": right on 4 of 6 edges, but chance when balanced.
@@ -389,7 +432,8 @@ def test_label_table_errors_are_clear(flickr):
     ("learning_rate", 0.0), ("batch_size", 1), ("max_steps", 0),
     ("eval_every", 0), ("patience", 0), ("held_out_fraction", 1.0),
     ("held_out_fraction", -0.1), ("max_held_out_pairs", 0),
-    ("random_pair_share", 1.5)])
+    ("random_pair_share", 1.5), ("min_steps", -1),
+    ("loss_reduction", "max")])
 def test_bad_options_name_the_field(field, value):
   with pytest.raises(ValueError, match=field):
     AgreementTrainingOptions(**{field: value})

@@ -15,7 +15,7 @@ from gam.agreement_regularization import (GAM_KEYS, LEFT_LABELS, PAIR_WEIGHTS,
                                           AgreementRegularization,
                                           RegularizationPairs,
                                           agreement_regularization_loss,
-                                          regularized_dataset)
+                                          draw_pairs, regularized_dataset)
 from graph_models import nsl
 from graph_models.graph import UNLABELED, Graph
 
@@ -159,6 +159,37 @@ def test_zero_weight_kinds_are_left_out(toy):
   assert pairs.left_labels == {}
   assert pairs.count("ll") == 0 and pairs.count("lu") == 0
   assert calls == [2]  # The agreement model is not asked about LU pairs.
+
+
+def test_zero_weight_kinds_count_in_the_mean_when_asked(toy):
+  # The reference's mean over LL, LU and UU pairs: weight-0 LL pairs are
+  # drawn and count, so the same LU / UU terms are divided by more pairs.
+  options = AgreementRegularization(num_pairs=6, reg_weight_ll=0.0,
+                                    mean_over_all_kinds=True)
+  pairs = RegularizationPairs.build(toy, table_of(toy), options, scaled_ids)
+  assert pairs.kinds == ("ll", "lu", "uu")
+  np.testing.assert_array_equal(pairs.weights["ll"], [0.0, 0.0])
+  batch = traced(pairs, 6, seed=0)(0)
+  assert batch[PAIR_WEIGHTS].shape == (18,)
+  assert (batch[PAIR_WEIGHTS][:6] == 0).all()
+
+
+@pytest.mark.parametrize("count,num_pairs", [(10, 4), (3, 7), (1, 3)])
+def test_passes_draw_every_pair_once_before_any_twice(count, num_pairs):
+  draws = np.concatenate([
+      draw_pairs(tf.constant(count, tf.int64), num_pairs,
+                 tf.constant(5, tf.int64), tf.constant(step, tf.int64),
+                 "passes").numpy() for step in range(6)])
+  passes = draws[:len(draws) // count * count].reshape(-1, count)
+  for one_pass in passes:
+    assert sorted(one_pass.tolist()) == list(range(count))
+  if count > 2:  # Passes are shuffled differently.
+    assert len({tuple(p) for p in passes}) > 1
+
+
+def test_pair_sampling_must_be_known():
+  with pytest.raises(ValueError, match="sampling must be one of"):
+    AgreementRegularization(sampling="sorted")
 
 
 def test_kinds_without_edges_are_left_out():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from gam import cli
+from gam.protocols import gam_protocol
 from graph_models import label_tasks, whole_graph_inputs
 from graph_models.sources import load_graph
 from tests.gam.cli_outputs import environment_without, is_png, scalars
@@ -87,7 +88,13 @@ def test_unset_options_take_the_models_defaults():
           plain.weight_decay) == (16, 200, 0.01, 5e-4)
   for model in cli.MODELS:
     args = cli.parse_args(["--model", model])
-    assert args.epochs == cli.model_defaults(model, gam=True).epochs
+    protocol = gam_protocol("package", "mlp" if model == "node2vec" else model)
+    assert args.epochs == protocol.cotraining.epochs
+    assert args.hidden == protocol.classifier.hidden
+  reference = cli.parse_args(["--model", "gcn", "--protocol", "reference"])
+  assert (reference.learning_rate, reference.weight_decay, reference.patience,
+          reference.steps_per_epoch, reference.reg_weight_lu) == (
+              1e-3, 0.0, 400, 5, 1.0)
   given = cli.parse_args(["--model", "gcn", "--hidden", "8", "--rounds", "2",
                           "--learning-rate", "0.5"])
   assert (given.hidden, given.rounds, given.learning_rate) == (8, 2, 0.5)
@@ -99,6 +106,15 @@ def test_counts_below_one_are_refused(option, capsys):
   with pytest.raises(SystemExit):
     cli.parse_args([option, "0"])
   assert f"argument {option}: must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_the_reference_protocol_is_for_gcn_and_mlp_only(capsys):
+  with pytest.raises(SystemExit):
+    cli.parse_args(["--model", "commnet", "--protocol", "reference"])
+  assert ("the reference protocol has settings for the gcn and mlp "
+          "classifiers only, not 'commnet'") in capsys.readouterr().err
+  assert cli.parse_args(["--model", "commnet", "--protocol", "reference",
+                         "--no-gam"]).hidden == 64
 
 
 def test_positive_weight_needs_the_multilabel_task(capsys):

@@ -33,11 +33,12 @@ def graph():
                               avg_degree=6, seed=1)
 
 
-def make_model(graph, model="gcn", options=OPTIONS):
+def make_model(graph, model="gcn", options=OPTIONS, dropout=0.5):
   seed_everything(options.seed)
   gam = GraphAgreementModel(
       node_model_fn=lambda: build_classifier(model, graph.num_classes,
-                                             hidden_units=(16,)),
+                                             hidden_units=(16,),
+                                             dropout=dropout),
       agreement_model_fn=lambda: AgreementModel(hidden_units=(8,)),
       options=options)
   gam.compile(optimizer=keras.optimizers.Adam(0.02))
@@ -200,6 +201,30 @@ def test_minibatch_classifiers_train_with_the_agreement_term(graph, name):
   assert logs[0]["agreement_loss"] == 0  # round 0: plain classifier
   assert logs[-1]["agreement_loss"] > 0
   assert 0 < history.best["val_accuracy"] <= 1
+
+
+@pytest.mark.parametrize("name", ["gcn", "mlp"])
+def test_a_separate_regularization_pass_differs_only_by_its_dropout(graph,
+                                                                     name):
+  options = dataclasses.replace(OPTIONS, max_rounds=1, epochs=4, patience=4,
+                                batch_size=8)
+  separate = dataclasses.replace(options, separate_regularization_pass=True)
+
+  def losses(options, dropout):
+    """Round 1's training losses, epoch by epoch."""
+    logs = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, epoch_logs: logs.append(
+            (epoch_logs["loss"], epoch_logs["agreement_loss"])))
+    make_model(graph, name, options, dropout).fit(graph, verbose=0,
+                                                  callbacks=[record])
+    return np.array(logs[-4:])
+  # Without dropout both passes see the same model: the same training.
+  np.testing.assert_allclose(losses(separate, 0.0), losses(options, 0.0),
+                             rtol=1e-4)
+  # With it, the pair nodes get dropout masks of their own.
+  assert not np.allclose(losses(separate, 0.5), losses(options, 0.5),
+                         rtol=1e-3)
 
 
 def test_rounds_run_until_no_candidate_is_left(graph):
