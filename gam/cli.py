@@ -84,7 +84,8 @@ def gam_defaults(protocol: GamProtocol) -> Dict[str, Any]:
       reg_weight_lu=regularization.reg_weight_lu,
       reg_weight_uu=regularization.reg_weight_uu,
       num_samples_to_label=options.num_samples_to_label,
-      min_confidence=options.min_confidence)
+      min_confidence=options.min_confidence,
+      min_label_precision=options.min_label_precision)
 
 
 def _fill_defaults(args: argparse.Namespace) -> None:
@@ -209,6 +210,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   gam.add_argument("--min-confidence", type=float,
                    help="smallest predicted probability of a new label "
                         f"(default: {per_model})")
+  gam.add_argument("--min-label-precision", type=float,
+                   help="raise the confidence threshold each round until "
+                        "the validation predictions above it are right at "
+                        f"least this often (default: {per_model})")
   gam.add_argument("--agreement-hidden", type=int, default=128,
                    help="hidden width of the agreement model's encoder")
   gam.add_argument("--always-agree", action="store_true",
@@ -352,7 +357,9 @@ def run_gam(graph, args: argparse.Namespace,
       patience=args.patience, steps_per_epoch=args.steps_per_epoch,
       batch_size=args.batch_size, max_neighbors=args.max_neighbors,
       num_samples_to_label=args.num_samples_to_label,
-      min_confidence=args.min_confidence, warm_start=args.warm_start,
+      min_confidence=args.min_confidence,
+      min_label_precision=args.min_label_precision,
+      warm_start=args.warm_start,
       regularization=dataclasses.replace(
           protocol.regularization, num_pairs=args.num_pairs,
           reg_weight_ll=args.reg_weight_ll, reg_weight_lu=args.reg_weight_lu,

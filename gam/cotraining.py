@@ -31,6 +31,11 @@ class CoTrainingOptions:
       edges.
     num_samples_to_label: most new labels per round.
     min_confidence: smallest predicted probability a new label may have.
+    min_label_precision: if set, each round also raises `min_confidence` to
+      the threshold at which the classifier's validation predictions are
+      right at least this often (`self_labeling.confidence_for_precision`),
+      and labels nothing when none is; the rounds then end when the
+      classifier's confident predictions stop being trustworthy.
     keep_label_proportions: split new labels across classes in the
       proportions of the original labels.
     warm_start: continue the classifier (and its optimizer) from the previous
@@ -54,6 +59,7 @@ class CoTrainingOptions:
   max_neighbors: int = 5
   num_samples_to_label: int = 200
   min_confidence: float = 0.0
+  min_label_precision: Optional[float] = None
   keep_label_proportions: bool = True
   warm_start: bool = False
   regularization: AgreementRegularization = AgreementRegularization()
@@ -76,6 +82,10 @@ class CoTrainingOptions:
     if not 0.0 <= self.min_confidence <= 1.0:
       raise ValueError(f"min_confidence must be in [0, 1], got "
                        f"{self.min_confidence}")
+    if self.min_label_precision is not None and not (
+        0.0 < self.min_label_precision <= 1.0):
+      raise ValueError(f"min_label_precision must be in (0, 1], got "
+                       f"{self.min_label_precision}")
 
   def round_seed(self, round_index: int) -> int:
     """The seed of round `round_index` (rounds are reproducible one by one)."""

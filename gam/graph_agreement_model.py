@@ -40,8 +40,8 @@ from gam.agreement_regularization import (GAM_KEYS, LEFT_LABELS, PAIR_WEIGHTS,
                                           agreement_regularization_loss,
                                           regularized_dataset)
 from gam.cotraining import CoTrainingHistory, CoTrainingOptions
-from gam.self_labeling import (class_shares, label_candidates,
-                               select_new_labels)
+from gam.self_labeling import (class_shares, confidence_for_precision,
+                               label_candidates, select_new_labels)
 from graph_models.distribution import (DistributedModel,
                                        reducible_across_workers)
 from graph_models import label_tasks
@@ -304,6 +304,20 @@ class GraphAgreementModel(DistributedModel):
     return label_tasks.probabilities(self.predict(dataset, verbose=0),
                                      self.multilabel)
 
+  def _label_min_confidence(self, graph: Graph,
+                            probabilities: np.ndarray) -> Optional[float]:
+    """The round's confidence threshold for new labels; None: label
+    nothing (no threshold reaches `min_label_precision` on validation)."""
+    options = self.options
+    if options.min_label_precision is None:
+      return options.min_confidence
+    val = graph.split_nodes("val")
+    threshold = confidence_for_precision(
+        probabilities[val], graph.labels[val], options.min_label_precision,
+        self.multilabel)
+    return None if threshold is None else max(options.min_confidence,
+                                              threshold)
+
   def _train_classifier(self, graph: Graph, labels: np.ndarray,
                         pairs: Optional[RegularizationPairs], round_seed: int,
                         verbose: int, callbacks) -> Dict[str, Any]:
@@ -450,12 +464,15 @@ class GraphAgreementModel(DistributedModel):
 
       labelling_start = time.perf_counter()
       new_ids = np.zeros(0, np.int64)
+      record["label_min_confidence"] = None
       if 0 < r < options.max_rounds:
         candidates = label_candidates(graph, labels)
-        if candidates.size:
+        min_confidence = self._label_min_confidence(graph, probabilities)
+        record["label_min_confidence"] = min_confidence
+        if candidates.size and min_confidence is not None:
           new_ids, new_labels = select_new_labels(
               probabilities[candidates], candidates,
-              options.num_samples_to_label, options.min_confidence, shares,
+              options.num_samples_to_label, min_confidence, shares,
               self.multilabel)
           labels[new_ids] = new_labels
       record["new_labels"] = int(new_ids.size)

@@ -14,15 +14,21 @@ decisions, min_c max(p_c, 1 - p_c), and for the class quotas it counts as
 its most probable class; shares are each class's share of the positive
 entries of the original label sets. A candidate predicted with an empty set
 is never labelled.
+
+`confidence_for_precision` turns a wanted precision of the new labels into
+a confidence threshold, read from the validation nodes: as the classifier's
+remaining candidates get harder round after round, the threshold rises and
+fewer (or no) labels are added, instead of labels that are mostly wrong.
 """
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
 from graph_models.graph import Graph, labelled_rows
+from graph_models.label_tasks import values_agree
 
 
 def label_candidates(graph: Graph, labels: np.ndarray) -> np.ndarray:
@@ -46,6 +52,49 @@ def class_shares(labels: np.ndarray, num_classes: int) -> np.ndarray:
     counts = known.sum(axis=0).astype(np.float64)
     return counts / max(counts.sum(), 1.0)
   return np.bincount(known, minlength=num_classes) / known.size
+
+
+def predictions(probabilities: np.ndarray, multilabel: bool = False
+                ) -> Tuple[np.ndarray, np.ndarray]:
+  """`(confidence, predicted label values)` of each row of `probabilities`
+  (see the module docstring; an empty multi-label set has confidence -1)."""
+  probabilities = np.asarray(probabilities, dtype=np.float64)
+  if multilabel:
+    confidence = np.maximum(probabilities, 1.0 - probabilities).min(axis=1)
+    confidence[probabilities.max(axis=1) < 0.5] = -1.0
+    return confidence, (probabilities >= 0.5).astype(np.int8)
+  return probabilities.max(axis=1), probabilities.argmax(axis=1)
+
+
+def confidence_for_precision(probabilities: np.ndarray, labels: np.ndarray,
+                             precision: float, multilabel: bool = False,
+                             min_support: int = 10) -> Optional[float]:
+  """The lowest confidence threshold at which the predictions on labelled
+  (validation) nodes are right at a rate >= `precision`.
+
+  Predictions are ranked by confidence; the threshold is the confidence of
+  the last of the longest top run (at least `min_support` nodes, so one lucky
+  node does not decide) whose share of right predictions is >= `precision`.
+  None when no such run exists: no prediction is trustworthy enough.
+
+  Example:
+    >>> val = graph.split_nodes("val")
+    >>> confidence_for_precision(probabilities[val], graph.labels[val], 0.9)
+    0.62
+  """
+  if not 0.0 < precision <= 1.0:
+    raise ValueError(f"precision must be in (0, 1], got {precision}")
+  confidence, predicted = predictions(probabilities, multilabel)
+  if len(confidence) != len(labels):
+    raise ValueError(f"{len(confidence)} predictions for {len(labels)} "
+                     "labels")
+  order = np.argsort(-confidence, kind="stable")
+  right = values_agree(predicted[order], np.asarray(labels)[order])
+  share = np.cumsum(right) / np.arange(1, len(right) + 1)
+  reached = np.flatnonzero((share >= precision)
+                           & (np.arange(len(right)) >= min_support - 1)
+                           & (confidence[order] >= 0))
+  return float(confidence[order][reached[-1]]) if reached.size else None
 
 
 def select_new_labels(probabilities: np.ndarray, candidates: np.ndarray,
@@ -85,13 +134,8 @@ def select_new_labels(probabilities: np.ndarray, candidates: np.ndarray,
     bad = candidates[~np.isfinite(probabilities).all(axis=1)]
     raise ValueError(f"non-finite predicted probabilities for nodes "
                      f"{bad[:10].tolist()}")
+  confidence, values = predictions(probabilities, multilabel)
   predicted = probabilities.argmax(axis=1)
-  if multilabel:
-    confidence = np.maximum(probabilities, 1.0 - probabilities).min(axis=1)
-    # An empty predicted set is no label.
-    confidence[probabilities.max(axis=1) < 0.5] = -1.0
-  else:
-    confidence = probabilities.max(axis=1)
   order = np.lexsort((candidates, -confidence))
   order = order[(confidence[order] >= min_confidence)
                 & (confidence[order] >= 0)]
@@ -110,5 +154,5 @@ def select_new_labels(probabilities: np.ndarray, candidates: np.ndarray,
       rank[in_class] = np.arange(in_class.sum())
     chosen = order[rank < quota[predicted[order]]]
   if multilabel:
-    return candidates[chosen], (probabilities[chosen] >= 0.5).astype(np.int8)
-  return candidates[chosen], predicted[chosen].astype(np.int64)
+    return candidates[chosen], values[chosen]
+  return candidates[chosen], values[chosen].astype(np.int64)

@@ -227,6 +227,18 @@ def test_a_separate_regularization_pass_differs_only_by_its_dropout(graph,
                          rtol=1e-3)
 
 
+def test_a_label_precision_target_raises_the_confidence_threshold(graph):
+  base = dataclasses.replace(OPTIONS, max_rounds=2, min_confidence=0.0)
+  plain = make_model(graph, options=base).fit(graph, verbose=0)
+  strict = make_model(graph, options=dataclasses.replace(
+      base, min_label_precision=0.99)).fit(graph, verbose=0)
+  assert plain.rounds[1]["label_min_confidence"] == 0.0
+  assert strict.rounds[0]["label_min_confidence"] is None  # no labelling
+  threshold = strict.rounds[1]["label_min_confidence"]
+  assert threshold is None or threshold > 0.0
+  assert strict.rounds[1]["new_labels"] < plain.rounds[1]["new_labels"]
+
+
 def test_rounds_run_until_no_candidate_is_left(graph):
   """The default cap is only a cap: the loop ends with the first round that
   labels nothing new (here after 60 + 38 of the 98 candidates)."""

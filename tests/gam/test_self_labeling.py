@@ -5,7 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from gam.self_labeling import class_shares, label_candidates, select_new_labels
+from gam.self_labeling import (class_shares, confidence_for_precision,
+                               label_candidates, select_new_labels)
 from graph_models.graph import UNLABELED, Graph
 
 
@@ -213,3 +214,36 @@ def test_non_finite_probabilities_name_the_nodes():
   with pytest.raises(ValueError, match=re.escape(
       "non-finite predicted probabilities for nodes [11, 14]")):
     select_new_labels(probs, CANDIDATES, 2)
+
+
+# confidence_for_precision ----------------------------------------------------
+
+
+def test_the_threshold_is_where_validation_precision_falls_below_the_target():
+  # 20 validation nodes, most confident first: the first 12 right, then
+  # one wrong, then 7 more alternating.
+  confidence = np.linspace(0.99, 0.51, 20)
+  right = np.array([1] * 12 + [0] + [1, 0] * 3 + [1], bool)
+  labels = np.zeros(20, np.int64)
+  probabilities = np.stack([confidence, 1 - confidence], axis=1)
+  labels[~right] = 1
+  # Top 13: 12 of 13 right (0.92) reaches 0.9; top 15: 13 / 15 = 0.87.
+  threshold = confidence_for_precision(probabilities, labels, 0.9)
+  assert threshold == pytest.approx(confidence[13])
+  assert confidence_for_precision(probabilities, labels, 1.0) == \
+      pytest.approx(confidence[11])
+  assert confidence_for_precision(probabilities, labels, 0.5) == \
+      pytest.approx(confidence[-1])
+
+
+def test_no_threshold_when_too_few_confident_predictions_are_right():
+  probabilities = np.array([[0.9, 0.1]] * 30)
+  labels = np.array([1] * 3 + [0] * 27)  # the 3 most confident are wrong
+  assert confidence_for_precision(probabilities, labels, 0.95,
+                                  min_support=10) is None
+  assert confidence_for_precision(probabilities, labels, 0.9) == \
+      pytest.approx(0.9)
+  with pytest.raises(ValueError, match="precision must be in"):
+    confidence_for_precision(probabilities, labels, 0.0)
+  with pytest.raises(ValueError, match="30 predictions for 2 labels"):
+    confidence_for_precision(probabilities, labels[:2], 0.9)
