@@ -3,22 +3,26 @@
 `import gam_datasets` registers the `planetoid` TFDS builder; it is built
 from the eight `ind.cora.*` files in `--manual-dir` (by default the copy
 the package ships), turned into the package's `Graph` and trained with
-`GraphAgreementModel`: round 0 is the plain GCN, each later round trains an
-agreement model, the agreement-regularised GCN and self-labels the most
-confident nodes, and the round with the best validation accuracy is kept.
+`GraphAgreementModel` with the GCN settings of a GAM protocol
+(`gam.protocols`: the package's, or the reference code's): round 0 is the
+plain GCN, each later round trains an agreement model, the
+agreement-regularised GCN and self-labels the most confident nodes, until a
+round labels nothing; the round with the best validation accuracy is kept.
 
   python examples/gam_cora.py
+  python examples/gam_cora.py --protocol reference
 
   # One GAM round, short rounds (about a minute on 2 CPU cores):
   python examples/gam_cora.py --rounds 1 --epochs 50 --agreement-steps 200
 
-The full run (8 rounds of up to 300 epochs, the settings of
-`benchmarks/gam_cora.py`) takes 4-10 minutes on 2 CPU cores. Prints a line
-per round and ends with a JSON line: the table row (round-0 test accuracy,
-best-validation round, GAM test accuracy) and the majority-class rate.
+A full run takes 5-10 minutes on 2 CPU cores (see `benchmarks/gam_cora.py`).
+Prints a line per round and ends with a JSON line: the table row (round-0
+test accuracy, best-validation round, GAM test accuracy) and the
+majority-class rate.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import pathlib
@@ -33,6 +37,7 @@ import tensorflow_datasets as tfds
 
 import gam
 import gam_datasets  # registers the TFDS builders
+from gam.protocols import PROTOCOLS
 import graph_models as gm
 from graph_models import training
 
@@ -47,18 +52,21 @@ def parse_args() -> argparse.Namespace:
   parser.add_argument("--data-dir", type=pathlib.Path,
                       help="TFDS data directory (default: TFDS's, "
                            "~/tensorflow_datasets)")
-  parser.add_argument("--rounds", type=int, default=8,
-                      help="GAM rounds after round 0 (the plain GCN)")
-  parser.add_argument("--epochs", type=int, default=300,
-                      help="most full-batch GCN epochs per round")
-  parser.add_argument("--patience", type=int, default=100,
+  parser.add_argument("--protocol", default="package", choices=PROTOCOLS,
+                      help="GAM settings (gam.protocols); the options below "
+                           "override single points")
+  parser.add_argument("--rounds", type=int,
+                      help="most GAM rounds after round 0 (the plain GCN; "
+                           "default: until one labels nothing)")
+  parser.add_argument("--epochs", type=int,
+                      help="most GCN epochs per round (default: the "
+                           "protocol's)")
+  parser.add_argument("--patience", type=int,
                       help="epochs without better validation accuracy "
-                           "before a round stops")
-  parser.add_argument("--hidden", type=int, default=128)
-  parser.add_argument("--learning-rate", type=float, default=0.01)
-  parser.add_argument("--agreement-steps", type=int, default=2000,
+                           "before a round stops (default: the protocol's)")
+  parser.add_argument("--agreement-steps", type=int,
                       help="most training steps of each round's agreement "
-                           "model")
+                           "model (default: the protocol's)")
   parser.add_argument("--checkpoint-dir", type=pathlib.Path,
                       help="checkpoint every round here; rerun to resume")
   parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
@@ -67,7 +75,8 @@ def parse_args() -> argparse.Namespace:
   return parser.parse_args()
 
 
-def load_cora(manual_dir: Optional[pathlib.Path], data_dir) -> gm.Graph:
+def load_cora(manual_dir: Optional[pathlib.Path], data_dir,
+              row_normalize: bool) -> gm.Graph:
   """Cora as a `Graph`, built into `data_dir` on the first call."""
   builder = tfds.builder("planetoid/cora", data_dir=data_dir)
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
@@ -78,31 +87,43 @@ def load_cora(manual_dir: Optional[pathlib.Path], data_dir) -> gm.Graph:
   graph = gam_datasets.graph_from_splits(
       splits, num_classes=int(builder.info.metadata["num_classes"]),
       name=builder.info.full_name)
-  # The builder stores raw bag-of-words counts; Kipf's GCN normalises rows.
-  return graph.row_normalized_features()
+  # The builder stores the raw bag of words; Kipf's GCN normalises rows.
+  return graph.row_normalized_features() if row_normalize else graph
+
+
+def cotraining_options(protocol: gam.CoTrainingOptions,
+                       args: argparse.Namespace) -> gam.CoTrainingOptions:
+  """The protocol's options with the points the command line sets."""
+  given = {field: getattr(args, arg) for field, arg in (
+      ("max_rounds", "rounds"), ("epochs", "epochs"),
+      ("patience", "patience")) if getattr(args, arg) is not None}
+  agreement = protocol.agreement
+  if args.agreement_steps is not None:
+    agreement = dataclasses.replace(
+        agreement, max_steps=args.agreement_steps,
+        min_steps=min(agreement.min_steps, args.agreement_steps))
+  return dataclasses.replace(protocol, agreement=agreement, seed=args.seed,
+                             **given)
 
 
 def main() -> None:
   args = parse_args()
   start = time.perf_counter()
-  graph = load_cora(args.manual_dir, args.data_dir)
+  protocol = gam.gam_protocol(args.protocol, "gcn")
+  graph = load_cora(args.manual_dir, args.data_dir,
+                    protocol.classifier.row_normalize_features)
   print(f"graph: {graph} (loaded in {time.perf_counter() - start:.1f}s)",
         flush=True)
 
   training.seed_everything(args.seed)
-  options = gam.CoTrainingOptions(
-      max_rounds=args.rounds, epochs=args.epochs, patience=args.patience,
-      num_samples_to_label=200, min_confidence=0.4,
-      regularization=gam.AgreementRegularization(
-          num_pairs=512, reg_weight_lu=10, reg_weight_uu=5),
-      agreement=gam.AgreementTrainingOptions(max_steps=args.agreement_steps),
-      seed=args.seed)
+  options = cotraining_options(protocol.cotraining, args)
   model = gam.GraphAgreementModel(
       node_model_fn=lambda: gm.GCNNodeClassifier(
-          graph.num_classes, hidden_units=(args.hidden,)),
+          graph.num_classes, **protocol.classifier.model_kwargs("gcn")),
       agreement_model_fn=lambda: gam.AgreementModel(hidden_units=(128,)),
       options=options)
-  model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+  model.compile(optimizer=keras.optimizers.Adam(
+      protocol.classifier.learning_rate))
   start = time.perf_counter()
   history = model.fit(
       graph, verbose=args.verbose,
@@ -113,10 +134,12 @@ def main() -> None:
   best = history.best["test_accuracy"]
   print("| model | Cora test accuracy | best-validation round |")
   print("|---|---|---|")
-  print(f"| GCN{args.hidden} (round 0) | {round0:.4f} | |")
-  print(f"| GCN{args.hidden}+GAM | {best:.4f} | {history.best_round} |")
+  hidden = protocol.classifier.hidden
+  print(f"| GCN{hidden} (round 0) | {round0:.4f} | |")
+  print(f"| GCN{hidden}+GAM | {best:.4f} | {history.best_round} |")
   print(json.dumps({
-      "dataset": graph.name, "rounds": args.rounds, "epochs": args.epochs,
+      "dataset": graph.name, "protocol": args.protocol,
+      "rounds": len(history.rounds) - 1, "epochs": options.epochs,
       "round0_test_accuracy": round0, "best_round": history.best_round,
       "gam_test_accuracy": best,
       "gam_val_accuracy": history.best["val_accuracy"],

@@ -21,10 +21,11 @@ from gam.cotraining import CoTrainingHistory, CoTrainingOptions
 from gam.edge_pairs import EdgePairs
 from gam.graph_agreement_model import GraphAgreementModel
 from gam.graph_regularization import GraphRegularizationModel
+from gam.protocols import ClassifierSettings, GamProtocol, gam_protocol
 
 __all__ = ["AgreementModel", "AgreementRegularization",
-           "AgreementTrainingOptions", "CheckpointError", "CoTrainingHistory",
-           "CoTrainingOptions", "EdgePairs", "GraphAgreementModel",
-           "GraphRegularizationModel", "RegularizationPairs",
-           "agreement_probabilities", "regularized_dataset",
-           "train_agreement_model"]
+           "AgreementTrainingOptions", "CheckpointError", "ClassifierSettings",
+           "CoTrainingHistory", "CoTrainingOptions", "EdgePairs",
+           "GamProtocol", "GraphAgreementModel", "GraphRegularizationModel",
+           "RegularizationPairs", "agreement_probabilities", "gam_protocol",
+           "regularized_dataset", "train_agreement_model"]

@@ -17,8 +17,13 @@ class CoTrainingOptions:
 
   Attributes:
     max_rounds: most GAM rounds after round 0 (the plain classifier); the
-      loop ends earlier when a round labels nothing new, so the default cap
-      lets it run to exhaustion, as the reference code does.
+      loop ends earlier when a round labels fewer than `min_new_labels`
+      nodes, so the default cap lets it run to exhaustion, as the reference
+      code does.
+    min_new_labels: a round that labels fewer new nodes than this is the
+      last; 1 (the reference's) runs until a round labels nothing, more
+      skips the tail of rounds that each retrain everything for a handful
+      of (mostly wrong) labels.
     epochs: most classifier epochs per round (full batch: optimiser steps).
     patience: epochs without a better validation accuracy before a round's
       classifier stops; the best epoch's weights are kept.
@@ -52,6 +57,7 @@ class CoTrainingOptions:
     seed: seeds every round (initialisation, dropout, sampling).
   """
   max_rounds: int = 100
+  min_new_labels: int = 1
   epochs: int = 300
   patience: int = 100
   steps_per_epoch: Optional[int] = None
@@ -69,8 +75,8 @@ class CoTrainingOptions:
   seed: int = 0
 
   def __post_init__(self):
-    for field in ("max_rounds", "max_neighbors", "num_samples_to_label",
-                  "seed"):
+    for field in ("max_rounds", "min_new_labels", "max_neighbors",
+                  "num_samples_to_label", "seed"):
       if getattr(self, field) < 0:
         raise ValueError(f"{field} must be >= 0, got {getattr(self, field)}")
     for field in ("epochs", "patience", "batch_size"):

@@ -9,8 +9,9 @@ with the corrections of the reference code:
   classifier with the agreement-weighted regularisation of
   `agreement_regularization` (agreement frozen), then labels the classifier's
   most confident unlabelled training candidates (`self_labeling`);
-* it stops when a round labels nothing new or after `max_rounds`, and keeps
-  the round with the best validation accuracy.
+* it stops after a round that labels nothing new (fewer than
+  `min_new_labels`) or after `max_rounds`, and keeps the round with the best
+  validation accuracy.
 
 Each round's classifier is trained by Keras' own `fit` on an endless dataset
 (early stopping on validation accuracy, best epoch restored), so callbacks,
@@ -492,7 +493,8 @@ class GraphAgreementModel(DistributedModel):
         history.best_round = r
         best = {"node": _values(self.node_model.variables),
                 "agreement": _values(self.agreement_model.variables)}
-      finished = r >= options.max_rounds or (r > 0 and new_ids.size == 0)
+      finished = r >= options.max_rounds or (
+          r > 0 and new_ids.size < max(options.min_new_labels, 1))
       next_round = r + 1
       if verbose:
         print(_progress_line(record, options.max_rounds, score), flush=True)

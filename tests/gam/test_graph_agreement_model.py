@@ -251,6 +251,10 @@ def test_rounds_run_until_no_candidate_is_left(graph):
   history = make_model(graph, options=options).fit(graph, verbose=0)
   assert [r["new_labels"] for r in history.rounds] == [0, 60, 38, 0]
   assert history.rounds[-1]["labelled"] == 12 + 98
+  # With a floor on new labels, the round that adds only 38 is the last.
+  short = make_model(graph, options=dataclasses.replace(
+      options, min_new_labels=50)).fit(graph, verbose=0)
+  assert [r["new_labels"] for r in short.rounds] == [0, 60, 38]
 
 
 def test_full_batch_rounds_take_steps_per_epoch_steps_between_validations(
