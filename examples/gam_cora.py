@@ -99,9 +99,7 @@ def cotraining_options(protocol: gam.CoTrainingOptions,
       ("patience", "patience")) if getattr(args, arg) is not None}
   agreement = protocol.agreement
   if args.agreement_steps is not None:
-    agreement = dataclasses.replace(
-        agreement, max_steps=args.agreement_steps,
-        min_steps=min(agreement.min_steps, args.agreement_steps))
+    agreement = agreement.with_max_steps(args.agreement_steps)
   return dataclasses.replace(protocol, agreement=agreement, seed=args.seed,
                              **given)
 

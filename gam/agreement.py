@@ -207,6 +207,11 @@ class AgreementTrainingOptions:
       raise ValueError(f"held_out_fraction must be in [0, 1), got "
                        f"{self.held_out_fraction}")
 
+  def with_max_steps(self, max_steps: int) -> "AgreementTrainingOptions":
+    """These options capped at `max_steps` (`min_steps` capped too)."""
+    return dataclasses.replace(self, max_steps=max_steps,
+                               min_steps=min(self.min_steps, max_steps))
+
 
 @dataclasses.dataclass
 class AgreementTrainingResult:

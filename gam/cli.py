@@ -216,6 +216,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         f"least this often (default: {per_model})")
   gam.add_argument("--agreement-hidden", type=int, default=128,
                    help="hidden width of the agreement model's encoder")
+  gam.add_argument("--agreement-steps", type=_positive_int,
+                   help="most training steps of each round's agreement "
+                        "model (default: the protocol's)")
   gam.add_argument("--always-agree", action="store_true",
                    help="no agreement model: weight every pair by 1 (plain "
                         "graph regularisation over the same pairs)")
@@ -365,6 +368,9 @@ def run_gam(graph, args: argparse.Namespace,
           reg_weight_ll=args.reg_weight_ll, reg_weight_lu=args.reg_weight_lu,
           reg_weight_uu=args.reg_weight_uu),
       always_agree=args.always_agree, seed=args.seed)
+  if args.agreement_steps is not None:
+    options = dataclasses.replace(options, agreement=options.agreement
+                                  .with_max_steps(args.agreement_steps))
   training.seed_everything(args.seed)
   with strategy.scope():
     model = GraphAgreementModel(

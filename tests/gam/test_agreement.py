@@ -376,6 +376,13 @@ def test_summed_loss_differs_from_the_mean_only_through_adams_epsilon(flickr):
   np.testing.assert_allclose(summed, mean, rtol=1e-3, atol=1e-5)
 
 
+def test_capping_the_steps_caps_the_minimum_too():
+  options = AgreementTrainingOptions(max_steps=5000, min_steps=2000)
+  assert (options.with_max_steps(300).max_steps,
+          options.with_max_steps(300).min_steps) == (300, 300)
+  assert options.with_max_steps(3000).min_steps == 2000
+
+
 def test_balanced_accuracy_is_the_mean_of_the_per_kind_accuracies():
   targets = np.array([1, 1, 1, 1, 0, 0], bool)
   # Always "same": right on 4 of 6 edges, but chance when balanced.

@@ -35,6 +35,7 @@ def test_multilabel_gam_job_compares_rounds_by_label_map(tmp_path):
 
 GAM_ARGS = ["--gam", "--dataset", "flickr_synthetic_small", "--model", "gcn",
             "--epochs", "30", "--patience", "30", "--rounds", "2",
+            "--steps-per-epoch", "1", "--agreement-steps", "200",
             "--num-pairs", "64", "--seed", "5", "--verbose", "1"]
 
 
@@ -56,6 +57,10 @@ def gam_run(tmp_path_factory):
 def test_gam_job_writes_results_history_plot_and_model(gam_run):
   out, results = gam_run
   assert results["gam"] is True
+  # The package's GCN protocol, with the points the command line set.
+  options = results["cotraining_options"]
+  assert (options["agreement"]["max_steps"], options["steps_per_epoch"],
+          options["separate_regularization_pass"]) == (200, 1, True)
   rounds = results["rounds"]
   assert [r["round"] for r in rounds] == list(range(len(rounds)))
   assert results["baseline_test_accuracy"] == rounds[0]["test_accuracy"]
