@@ -109,10 +109,20 @@ def _positive_int(text: str) -> int:
   return value
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+  """Shows each option's default, except unset ones (None), whose help
+  says where their default comes from."""
+
+  def _get_help_string(self, action):
+    if action.default is None:
+      return action.help
+    return super()._get_help_string(action)
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   parser = argparse.ArgumentParser(
       prog="gam-train", description=__doc__.split("\n", 1)[0],
-      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+      formatter_class=_HelpFormatter)
   parser.add_argument("--dataset", default="flickr_synthetic",
                       choices=GRAPH_NAMES, help="graph to train on")
   parser.add_argument("--data-dir", type=pathlib.Path,

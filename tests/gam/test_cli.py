@@ -108,6 +108,16 @@ def test_counts_below_one_are_refused(option, capsys):
   assert f"argument {option}: must be >= 1, got 0" in capsys.readouterr().err
 
 
+def test_help_names_where_unset_defaults_come_from(capsys):
+  with pytest.raises(SystemExit):
+    cli.parse_args(["--help"])
+  text = capsys.readouterr().out
+  assert "(default: None)" not in text
+  assert "(default: per model and protocol, see the README)" in " ".join(
+      text.split())
+  assert "(default: package)" in " ".join(text.split())
+
+
 def test_the_reference_protocol_is_for_gcn_and_mlp_only(capsys):
   with pytest.raises(SystemExit):
     cli.parse_args(["--model", "commnet", "--protocol", "reference"])
