@@ -48,6 +48,7 @@ def summarise(runs) -> dict:
   gam = [r["test_accuracy"] for r in runs]
   gains = [g - b for g, b in zip(gam, baseline)]
   return {
+      "seeds": [r["config"]["seed"] for r in runs],
       "baseline": dict(zip(("mean", "std"), mean_std(baseline))),
       "gam": dict(zip(("mean", "std"), mean_std(gam))),
       "gain": dict(zip(("mean", "std"), mean_std(gains))),
@@ -114,24 +115,33 @@ def main() -> None:
   parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
   parser.add_argument("--out-dir", type=pathlib.Path,
                       default=ROOT / "benchmarks/out/gam_cora")
+  parser.add_argument("--finished-only", action="store_true",
+                      help="start no run: summarise the finished runs of "
+                           "the given models, protocols and seeds")
   parser.add_argument("extra", nargs="*",
                       help="more gam-train options after --, for every run")
   args = parser.parse_args()
 
-  runs = {(model, protocol): [
-      run_one(model, protocol, seed, args.data_dir, args.out_dir, args.extra)
-      for seed in args.seeds]
-          for model in args.models for protocol in args.protocols}
+  runs = {}
+  for model in args.models:
+    for protocol in args.protocols:
+      seeds = [seed for seed in args.seeds if not args.finished_only or (
+          args.out_dir / f"{model}_{protocol}_seed{seed}"
+          / "results.json").exists()]
+      if seeds:
+        runs[(model, protocol)] = [
+            run_one(model, protocol, seed, args.data_dir, args.out_dir,
+                    args.extra) for seed in seeds]
   summary = {key: summarise(value) for key, value in runs.items()}
-  print("\n| model | protocol | round 0 (mean +- std) | GAM (mean +- std) | "
-        "gain | seeds below round 0 | best / last round | wall time |")
-  print("|---|---|---|---|---|---|---|---|")
+  print("\n| model | protocol | seeds | round 0 (mean +- std) | GAM (mean +- "
+        "std) | gain | seeds below round 0 | best / last round | wall time |")
+  print("|---|---|---|---|---|---|---|---|---|")
   for (model, protocol), row in summary.items():
-    print(f"| {model.upper()}128 | {protocol} | "
+    print(f"| {model.upper()}128 | {protocol} | {row['seeds']} | "
           f"{row['baseline']['mean']:.4f} +- {row['baseline']['std']:.4f} | "
           f"{row['gam']['mean']:.4f} +- {row['gam']['std']:.4f} | "
           f"{100 * row['gain']['mean']:+.1f} | "
-          f"{row['seeds_below_round_0']} of {len(args.seeds)} | "
+          f"{row['seeds_below_round_0']} of {len(row['seeds'])} | "
           f"{row['best_rounds']} / {row['rounds_run']} | "
           f"{row['wall_seconds']['mean']:.0f} +- "
           f"{row['wall_seconds']['std']:.0f} s |")
