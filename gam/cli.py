@@ -92,8 +92,7 @@ def _fill_defaults(args: argparse.Namespace) -> None:
   """Sets every option the user left unset, so that results.json records
   the values the run used."""
   if args.gam:
-    defaults = gam_defaults(gam_protocol(args.protocol,
-                                         _classifier_name(args)))
+    defaults = gam_defaults(_protocol(args))
   else:
     defaults = dict(dataclasses.asdict(CLASSIFIER_DEFAULTS[args.model]),
                     **PLAIN_DEFAULTS)
@@ -245,7 +244,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                  "classifier; GAM's pair batches do not take them")
   if args.gam:
     try:
-      gam_protocol(args.protocol, _classifier_name(args))
+      _protocol(args)
     except ValueError as error:
       parser.error(str(error))
   _fill_defaults(args)
