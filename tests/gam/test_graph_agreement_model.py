@@ -203,6 +203,7 @@ def test_minibatch_classifiers_train_with_the_agreement_term(graph, name):
   assert 0 < history.best["val_accuracy"] <= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["gcn", "mlp"])
 def test_a_separate_regularization_pass_differs_only_by_its_dropout(graph,
                                                                      name):
