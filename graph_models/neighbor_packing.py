@@ -251,11 +251,15 @@ def keeps_features_sparse(graph: Graph) -> bool:
 
 def feature_tensor(graph: Graph, sparse: bool = False
                    ) -> Union[tf.Tensor, tf.SparseTensor]:
-  """All node features, float32: a `tf.SparseTensor` (rows sorted) if
+  """All node features, float32: a `tf.SparseTensor` (canonical order: by row, then column) if
   `sparse` and `keeps_features_sparse(graph)`, else a dense tensor."""
   if not (sparse and keeps_features_sparse(graph)):
     return tf.constant(graph.dense_features(), dtype=tf.float32)
-  coo = graph.features.tocsr().tocoo()  # CSR order: by row, then column
+  # A CSR matrix may hold a row's columns unsorted or repeated (Planetoid's
+  # do); canonical order lets the model's products skip a sort each step.
+  csr = graph.features.tocsr(copy=True)
+  csr.sum_duplicates()
+  coo = csr.tocoo()  # by row, then column
   return tf.SparseTensor(
       np.stack([coo.row, coo.col], axis=1).astype(np.int64),
       coo.data.astype(np.float32), coo.shape)

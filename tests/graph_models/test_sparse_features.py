@@ -36,6 +36,22 @@ def test_only_sparse_enough_features_stay_sparse():
                                 dense[FEATURES])
 
 
+def test_sparse_features_enter_in_canonical_order():
+  # Columns unsorted within a row and one entry stored twice, as scipy
+  # allows in CSR: the tensor must be sorted (the model's CSR products
+  # skip their sort then) and hold the duplicate's sum.
+  graph = sparse_graph()
+  indptr = np.array([0, 3] + [3] * (graph.num_nodes - 1))
+  features = sp.csr_matrix((np.array([1., 2., 4.], np.float32),
+                            np.array([7, 2, 7]), indptr),
+                           shape=(graph.num_nodes, 60))
+  inputs = whole_graph_inputs(graph.replace(features=features), [0],
+                              sparse_features=True)
+  np.testing.assert_array_equal(inputs[FEATURES].indices, [[0, 2], [0, 7]])
+  np.testing.assert_array_equal(inputs[FEATURES].values, [2., 5.])
+  assert features.indices.tolist() == [7, 2, 7]  # the graph's own is kept
+
+
 def test_sparse_and_dense_inputs_give_the_same_outputs_and_gradients():
   graph = sparse_graph()
   nodes = np.arange(graph.num_nodes)
