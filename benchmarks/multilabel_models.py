@@ -74,8 +74,8 @@ def run_gam(graph, name: str, seed: int, args) -> dict:
   history = model.fit(graph, verbose=0)
   seconds = time.perf_counter() - start
   first, best = history.rounds[0], history.best
-  return {"plain": {s: first[f"test_{s}"] for s in SCORES},
-          "gam": {s: best[f"test_{s}"] for s in SCORES},
+  return {"plain": {s: first.test_scores[s] for s in SCORES},
+          "gam": {s: best.test_scores[s] for s in SCORES},
           "best_round": history.best_round, "seconds": seconds}
 
 

@@ -177,7 +177,7 @@ def main() -> None:
       "num_images": graph.num_nodes, "num_edges": graph.num_edges,
       "num_tags": int(tag_ids.size), "k": args.k,
       "same_class_edge_share": same_class,
-      "round0_test_accuracy": history.rounds[0]["test_accuracy"],
+      "round0_test_accuracy": history.rounds[0].test_scores["accuracy"],
       "best_round": history.best_round,
       "test_accuracy": test_accuracy,
       "majority_class_test_accuracy": graph.majority_class_rate("test"),

@@ -128,8 +128,8 @@ def main() -> None:
       checkpoint_dir=str(args.checkpoint_dir) if args.checkpoint_dir else None)
   seconds = time.perf_counter() - start
 
-  round0 = history.rounds[0]["test_accuracy"]
-  best = history.best["test_accuracy"]
+  round0 = history.rounds[0].test_scores["accuracy"]
+  best = history.best.test_scores["accuracy"]
   print("| model | Cora test accuracy | best-validation round |")
   print("|---|---|---|")
   hidden = protocol.classifier.hidden
@@ -140,7 +140,7 @@ def main() -> None:
       "rounds": len(history.rounds) - 1, "epochs": options.epochs,
       "round0_test_accuracy": round0, "best_round": history.best_round,
       "gam_test_accuracy": best,
-      "gam_val_accuracy": history.best["val_accuracy"],
+      "gam_val_accuracy": history.best.val_scores["accuracy"],
       "test_accuracy_per_round": history.history["test_accuracy"],
       "majority_class_test_accuracy": graph.majority_class_rate("test"),
       "seconds": round(seconds, 1)}))

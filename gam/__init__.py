@@ -17,15 +17,16 @@ from gam.agreement_regularization import (AgreementRegularization,
                                           RegularizationPairs,
                                           regularized_dataset)
 from gam.checkpoints import CheckpointError
-from gam.cotraining import CoTrainingHistory, CoTrainingOptions
+from gam.cotraining import CoTrainingOptions
 from gam.edge_pairs import EdgePairs
 from gam.graph_agreement_model import GraphAgreementModel
 from gam.graph_regularization import GraphRegularizationModel
 from gam.protocols import ClassifierSettings, GamProtocol, gam_protocol
+from gam.round_history import AgreementRecord, CoTrainingHistory, RoundRecord
 
-__all__ = ["AgreementModel", "AgreementRegularization",
+__all__ = ["AgreementModel", "AgreementRecord", "AgreementRegularization",
            "AgreementTrainingOptions", "CheckpointError", "ClassifierSettings",
            "CoTrainingHistory", "CoTrainingOptions", "EdgePairs",
            "GamProtocol", "GraphAgreementModel", "GraphRegularizationModel",
-           "RegularizationPairs", "agreement_probabilities", "gam_protocol",
-           "regularized_dataset", "train_agreement_model"]
+           "RegularizationPairs", "RoundRecord", "agreement_probabilities",
+           "gam_protocol", "regularized_dataset", "train_agreement_model"]

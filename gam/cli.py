@@ -402,20 +402,19 @@ def run_gam(graph, args: argparse.Namespace,
   history.save_json(args.output / "gam_history.json")
   title = f"GAM with {args.model} on {args.dataset}"
   score = history.score_name
-  plots.plot_round_history(history.rounds, args.output / "gam_rounds.png",
-                           history.best_round, title=title, score=score)
+  plots.plot_round_history(history, args.output / "gam_rounds.png", title)
   _plot_test_predictions(model.node_model, graph, args,
                          f"{title}, round {history.best_round}")
   best, first = history.best, history.rounds[0]
   return {
       "dataset": args.dataset, "model": args.model, "task": args.task,
       "gam": True, "score": score,
-      f"test_{score}": best[f"test_{score}"],
-      f"val_{score}": best[f"val_{score}"],
-      f"baseline_test_{score}": first[f"test_{score}"],
-      f"baseline_val_{score}": first[f"val_{score}"],
+      f"test_{score}": history.score(best, "test"),
+      f"val_{score}": history.score(best, "val"),
+      f"baseline_test_{score}": history.score(first, "test"),
+      f"baseline_val_{score}": history.score(first, "val"),
       "best_round": history.best_round,
-      "rounds": history.rounds,
+      "rounds": history.to_dict()["rounds"],
       **_reference_scores(graph),
       "seconds": seconds,
       "config": _config(args),

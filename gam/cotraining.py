@@ -1,11 +1,10 @@
-"""Options and per-round history of GAM's co-training loop."""
+"""Options of GAM's co-training loop."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from gam.agreement import AgreementTrainingOptions
 from gam.agreement_regularization import AgreementRegularization
@@ -112,44 +111,3 @@ class CoTrainingOptions:
                                                                 {}))
     return cls(**values)
 
-
-@dataclasses.dataclass
-class CoTrainingHistory:
-  """What each round did, and which round the model keeps.
-
-  `rounds[r]` holds: `round`, `labelled` (labels the classifier trained on),
-  `new_labels` (added after the round), `new_label_accuracy` (share of them
-  that match the graph's labels where it has them; diagnostic only, never
-  used for training), `agreement_accuracy` and
-  `agreement_balanced_accuracy` (rounds >= 1, on the labelled edges that
-  touch the agreement model's held-out labelled nodes; None when there was
-  none), `agreement_held_out_pairs` and `agreement_held_out_nodes` (how
-  many; nodes None when no agreement model was trained),
-  `val_accuracy`, `test_accuracy`, `epochs`, `best_epoch` and timings.
-  Multi-label runs record `val_label_map`, `test_label_map` and the other
-  `label_tasks.split_scores` instead of the accuracies; `score_name` says
-  which score picks the best round (`val_<score_name>`).
-  `history[key]` lists a key over rounds, like a Keras `History`.
-  """
-  rounds: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
-  best_round: Optional[int] = None
-  score_name: str = "accuracy"
-
-  @property
-  def history(self) -> Dict[str, list]:
-    keys = self.rounds[0].keys() if self.rounds else ()
-    return {key: [record.get(key) for record in self.rounds] for key in keys}
-
-  @property
-  def best(self) -> Dict[str, Any]:
-    if self.best_round is None:
-      raise ValueError("no round has finished yet")
-    return self.rounds[self.best_round]
-
-  def to_dict(self) -> Dict[str, Any]:
-    return {"rounds": self.rounds, "best_round": self.best_round,
-            "score_name": self.score_name}
-
-  def save_json(self, path: str) -> None:
-    with open(path, "w") as f:
-      json.dump(self.to_dict(), f, indent=1)

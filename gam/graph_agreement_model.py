@@ -27,7 +27,7 @@ import dataclasses
 import hashlib
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import keras
 import numpy as np
@@ -40,7 +40,9 @@ from gam.agreement_regularization import (GAM_KEYS, LEFT_LABELS, PAIR_WEIGHTS,
                                           RegularizationPairs,
                                           agreement_regularization_loss,
                                           regularized_dataset)
-from gam.cotraining import CoTrainingHistory, CoTrainingOptions
+from gam.cotraining import CoTrainingOptions
+from gam.round_history import (SPLITS, AgreementRecord, CoTrainingHistory,
+                               RoundRecord)
 from gam.self_labeling import (class_shares, confidence_for_precision,
                                label_candidates, select_new_labels)
 from graph_models.distribution import (DistributedModel,
@@ -75,11 +77,11 @@ def _architecture(model: keras.Model) -> Dict[str, Any]:
   return {"class": type(model).__name__, "config": config}
 
 
-def _log_round(writer, record: Dict[str, Any]) -> None:
+def _log_round(writer, record: RoundRecord) -> None:
   """Writes a round's numbers at its step; flushed at once, so that an
   interrupted run keeps the rounds its checkpoints keep."""
-  with writer.as_default(step=record["round"]):
-    for key, value in record.items():
+  with writer.as_default(step=record.round):
+    for key, value in record.to_dict().items():
       if value is not None and (key.startswith(("val_", "test_")) or key in (
           "agreement_accuracy", "labelled", "new_label_accuracy", "seconds")):
         tf.summary.scalar(key, float(value))
@@ -99,6 +101,24 @@ def _split_targets(inputs: Dict[str, tf.Tensor], count: tf.Tensor):
 
 def _values(variables: Sequence[tf.Variable]) -> List[np.ndarray]:
   return [np.array(v.numpy()) for v in variables]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+  """What every round of one `fit(graph)` shares."""
+  graph: Graph
+  input_shape: Dict[str, tuple]
+  initial_optimizer: List[np.ndarray]
+  shares: Optional[np.ndarray]  # class shares of new labels, if kept
+  callbacks: List[keras.callbacks.Callback]
+  verbose: int  # of Keras' fit inside a round
+  tensorboard_dir: Optional[str]
+
+  def round_callbacks(self, round_index: int
+                      ) -> List[keras.callbacks.Callback]:
+    return self.callbacks + ([keras.callbacks.TensorBoard(os.path.join(
+        self.tensorboard_dir, f"round_{round_index}"))]
+                             if self.tensorboard_dir else [])
 
 
 @keras.saving.register_keras_serializable(package="gam")
@@ -128,7 +148,7 @@ class GraphAgreementModel(DistributedModel):
     ...         AgreementRegularization(512, reg_weight_lu=1, reg_weight_uu=.5)))
     >>> model.compile(optimizer=keras.optimizers.Adam(0.01))
     >>> history = model.fit(graph, checkpoint_dir="runs/gam")
-    >>> history.best["test_accuracy"]
+    >>> history.best.test_scores["accuracy"]
   """
 
   def __init__(self, node_model_fn: Optional[ModelFn] = None,
@@ -319,42 +339,9 @@ class GraphAgreementModel(DistributedModel):
     return None if threshold is None else max(options.min_confidence,
                                               threshold)
 
-  def _train_classifier(self, graph: Graph, labels: np.ndarray,
-                        pairs: Optional[RegularizationPairs], round_seed: int,
-                        verbose: int, callbacks) -> Dict[str, Any]:
-    options = self.options
-    full_batch = is_full_batch(self.node_model)
-    labelled = np.flatnonzero(labelled_rows(labels))
-    max_neighbors = options.max_neighbors if self.node_model.uses_edges else 0
-    dataset = regularized_dataset(
-        graph, labelled, labels, pairs, options.regularization.num_pairs,
-        full_batch, max_neighbors, options.batch_size, round_seed,
-        self.feature_name, takes_sparse_features(self.node_model))
-    val_nodes = graph.split_nodes("val")
-    if val_nodes.size == 0:
-      raise ValueError(f"{graph.name}: GAM selects epochs and rounds by "
-                       "validation accuracy, but the graph has no "
-                       "validation nodes")
-    validation = evaluation_dataset(graph, self.node_model, val_nodes,
-                                    max_neighbors)
-    monitor = "val_" + label_tasks.monitor_name(self.multilabel)
-    stopper = keras.callbacks.EarlyStopping(
-        monitor=monitor, mode="max", patience=options.patience,
-        restore_best_weights=True)
-    history = super().fit(
-        dataset, epochs=options.epochs,
-        steps_per_epoch=((options.steps_per_epoch or 1) if full_batch
-                         else options.steps(labelled.size)),
-        validation_data=validation, callbacks=[stopper] + list(callbacks),
-        verbose=verbose, shuffle=False)
-    val_history = history.history[monitor]
-    return {"epochs": len(val_history),
-            "best_epoch": int(np.argmax(val_history)) + 1}
-
-  def _fit_graph(self, graph: Graph, verbose: int = 1,
-                 callbacks: Optional[Sequence[keras.callbacks.Callback]] = None,
-                 checkpoint_dir: Optional[str] = None,
-                 tensorboard_dir: Optional[str] = None) -> CoTrainingHistory:
+  def _start_run(self, graph: Graph, verbose: int, callbacks,
+                 tensorboard_dir: Optional[str]) -> _Run:
+    """Checks `graph` against the model and builds the model."""
     if not self.compiled:
       raise RuntimeError("compile the model before fit(graph)")
     graph.require_training_labels()
@@ -363,26 +350,165 @@ class GraphAgreementModel(DistributedModel):
           f"{graph.name} has {'multi' if graph.is_multilabel else 'single'}"
           f"-label labels but the model was made with multilabel="
           f"{self.multilabel}")
-    options = self.options
-    callbacks = list(callbacks or [])
+    if graph.split_nodes("val").size == 0:
+      raise ValueError(f"{graph.name}: GAM selects epochs and rounds by "
+                       "validation accuracy, but the graph has no "
+                       "validation nodes")
     input_shape = {k: tuple(v.shape) for k, v in prediction_dataset(
         graph, self.node_model, graph.split_nodes("train")[:1],
-        options.max_neighbors).element_spec.items()}
-    agreement_shape = {"left": (None, graph.num_features),
-                       "right": (None, graph.num_features)}
+        self.options.max_neighbors).element_spec.items()}
     # Variables must be created under the strategy the model was made in.
     with self.distribute_strategy.scope():
       self.build(input_shape)
       if not self.optimizer.built:
         self.optimizer.build(self.node_model.trainable_variables)
-    initial_optimizer = _values(self.optimizer.variables)
-
     original = keep_labels(graph.labels, graph.train_mask)
-    shares = (class_shares(original, graph.num_classes)
-              if options.keep_label_proportions else None)
-    labels = original.copy()
+    return _Run(graph, input_shape, _values(self.optimizer.variables),
+                (class_shares(original, graph.num_classes)
+                 if self.options.keep_label_proportions else None),
+                list(callbacks or []), 1 if verbose >= 2 else 0,
+                tensorboard_dir)
+
+  def _regularization_pairs(self, graph: Graph, labels: np.ndarray,
+                            round_seed: int
+                            ) -> Tuple[RegularizationPairs,
+                                       Optional[AgreementRecord]]:
+    """A GAM round's first step: the agreement model, trained afresh on the
+    labelled edges, weights the round's regularised pairs."""
+    options = self.options
+    if options.always_agree:
+      return RegularizationPairs.build(
+          graph, labels, options.regularization,
+          lambda left, right: np.ones(len(left), np.float32)), None
+    self._fresh(self.agreement_model_fn, self.agreement_model,
+                {"left": (None, graph.num_features),
+                 "right": (None, graph.num_features)})
+    # Held-out nodes come from the original labels: the self-labels are the
+    # classifier's own guesses, and would flatter the measure.
+    result = train_agreement_model(
+        self.agreement_model, graph, labels,
+        dataclasses.replace(options.agreement, seed=round_seed),
+        held_out_pool=graph.train_mask)
+    scores = []
+
+    def agreement_fn(left, right):
+      scores.append(agreement_probabilities(self.agreement_model, graph,
+                                            left, right))
+      return scores[-1]
+    pairs = RegularizationPairs.build(graph, labels, options.regularization,
+                                      agreement_fn)
+    # How often the agreement model calls an unlabelled edge "same".
+    edge_agreement = (float(np.mean(np.concatenate(scores) > .5))
+                      if scores else None)
+    return pairs, AgreementRecord.from_training(result, edge_agreement)
+
+  def _train_classifier(self, run: _Run, labels: np.ndarray,
+                        pairs: Optional[RegularizationPairs],
+                        round_index: int) -> Tuple[int, int]:
+    """The round's second step: the classifier, trained by Keras' `fit`
+    (with the agreement term from round 1); its epochs run and kept."""
+    options, graph = self.options, run.graph
+    full_batch = is_full_batch(self.node_model)
+    labelled = np.flatnonzero(labelled_rows(labels))
+    max_neighbors = options.max_neighbors if self.node_model.uses_edges else 0
+    dataset = regularized_dataset(
+        graph, labelled, labels, pairs, options.regularization.num_pairs,
+        full_batch, max_neighbors, options.batch_size,
+        options.round_seed(round_index), self.feature_name,
+        takes_sparse_features(self.node_model))
+    validation = evaluation_dataset(graph, self.node_model,
+                                    graph.split_nodes("val"), max_neighbors)
+    monitor = "val_" + label_tasks.monitor_name(self.multilabel)
+    stopper = keras.callbacks.EarlyStopping(
+        monitor=monitor, mode="max", patience=options.patience,
+        restore_best_weights=True)
+    history = super().fit(
+        dataset, epochs=options.epochs,
+        steps_per_epoch=((options.steps_per_epoch or 1) if full_batch
+                         else options.steps(labelled.size)),
+        validation_data=validation,
+        callbacks=[stopper] + run.round_callbacks(round_index),
+        verbose=run.verbose, shuffle=False)
+    val_history = history.history[monitor]
+    return len(val_history), int(np.argmax(val_history)) + 1
+
+  def _split_scores(self, graph: Graph, probabilities: np.ndarray
+                    ) -> Dict[str, Dict[str, Optional[float]]]:
     score = label_tasks.score_name(self.multilabel)
-    history = CoTrainingHistory(score_name=score)
+    scores = {}
+    for split in SPLITS:
+      nodes = graph.split_nodes(split)
+      scores[split] = (label_tasks.split_scores(probabilities[nodes],
+                                                graph.labels[nodes])
+                       if nodes.size else {score: None})
+    return scores
+
+  def _self_label(self, run: _Run, labels: np.ndarray,
+                  probabilities: np.ndarray
+                  ) -> Tuple[np.ndarray, Optional[float]]:
+    """The round's last step: the most confident candidates' predictions
+    join `labels` (in place). Returns their ids and the confidence they
+    needed."""
+    graph = run.graph
+    min_confidence = self._label_min_confidence(graph, probabilities)
+    candidates = label_candidates(graph, labels)
+    if not candidates.size or min_confidence is None:
+      return np.zeros(0, np.int64), min_confidence
+    new_ids, new_labels = select_new_labels(
+        probabilities[candidates], candidates,
+        self.options.num_samples_to_label, min_confidence, run.shares,
+        self.multilabel)
+    labels[new_ids] = new_labels
+    return new_ids, min_confidence
+
+  def _run_round(self, run: _Run, round_index: int,
+                 labels: np.ndarray) -> RoundRecord:
+    """Round 0 trains the plain classifier; later rounds regularise it with
+    the agreement model. All but round 0 and the last add labels (to
+    `labels`, in place)."""
+    options, graph = self.options, run.graph
+    keras.utils.set_random_seed(options.round_seed(round_index))
+    start = time.perf_counter()
+    labelled = int(labelled_rows(labels).sum())
+    if round_index == 0 or not options.warm_start:
+      self._fresh(self.node_model_fn, self.node_model, run.input_shape)
+      _assign(self.optimizer.variables, run.initial_optimizer,
+              "resetting the optimizer")
+    pairs, agreement = ((None, None) if round_index == 0 else
+                        self._regularization_pairs(
+                            graph, labels, options.round_seed(round_index)))
+    classifier_start = time.perf_counter()
+    epochs, best_epoch = self._train_classifier(run, labels, pairs,
+                                                round_index)
+    classifier_seconds = time.perf_counter() - classifier_start
+    probabilities = self._predict_probabilities(graph)
+    scores = self._split_scores(graph, probabilities)
+    labelling_start = time.perf_counter()
+    new_ids, min_confidence = np.zeros(0, np.int64), None
+    if 0 < round_index < options.max_rounds:
+      new_ids, min_confidence = self._self_label(run, labels, probabilities)
+    known = new_ids[labelled_rows(graph.labels)[new_ids]]
+    return RoundRecord(
+        round=round_index, labelled=labelled, agreement=agreement,
+        epochs=epochs, best_epoch=best_epoch,
+        classifier_seconds=classifier_seconds, val_scores=scores["val"],
+        test_scores=scores["test"], label_min_confidence=min_confidence,
+        new_labels=int(new_ids.size),
+        new_label_accuracy=(float(np.mean(label_tasks.values_agree(
+            labels[known], graph.labels[known]))) if known.size else None),
+        labelling_seconds=time.perf_counter() - labelling_start,
+        seconds=time.perf_counter() - start)
+
+  def _fit_graph(self, graph: Graph, verbose: int = 1,
+                 callbacks: Optional[Sequence[keras.callbacks.Callback]] = None,
+                 checkpoint_dir: Optional[str] = None,
+                 tensorboard_dir: Optional[str] = None) -> CoTrainingHistory:
+    """The rounds, each checkpointed; keeps the best-validation round."""
+    run = self._start_run(graph, verbose, callbacks, tensorboard_dir)
+    options = self.options
+    labels = keep_labels(graph.labels, graph.train_mask)
+    history = CoTrainingHistory(
+        score_name=label_tasks.score_name(self.multilabel))
     best: Dict[str, List[np.ndarray]] = {}
     fingerprint = self._fingerprint(graph)
     next_round, finished = 0, False
@@ -390,117 +516,32 @@ class GraphAgreementModel(DistributedModel):
       restored = checkpoints.load_latest_checkpoint(checkpoint_dir,
                                                     fingerprint)
       if restored is not None:
-        next_round, finished, labels, best = self._restore(
-            restored, history, graph)
+        next_round, finished, labels, best, history = self._restore(
+            restored, graph)
         if verbose:
           print(f"Resuming from {checkpoint_dir}: {next_round} round(s) done"
                 + (" (finished)" if finished else ""), flush=True)
-
-    inner_verbose = 1 if verbose >= 2 else 0
     round_writer = (tf.summary.create_file_writer(
         os.path.join(tensorboard_dir, "rounds")) if tensorboard_dir else None)
     while not finished:
-      r = next_round
-      round_seed = options.round_seed(r)
-      keras.utils.set_random_seed(round_seed)
-      start = time.perf_counter()
-      record: Dict[str, Any] = {"round": r,
-                                "labelled": int(labelled_rows(labels).sum())}
-      if r == 0 or not options.warm_start:
-        self._fresh(self.node_model_fn, self.node_model, input_shape)
-        _assign(self.optimizer.variables, initial_optimizer,
-                "resetting the optimizer")
-      pairs = None
-      record["agreement_accuracy"] = None
-      record["agreement_balanced_accuracy"] = None
-      record["agreement_held_out_pairs"] = 0
-      record["agreement_held_out_nodes"] = None  # no agreement model
-      record["agreement_seconds"] = 0.0
-      record["edge_agreement"] = None
-      if r > 0 and options.always_agree:
-        pairs = RegularizationPairs.build(
-            graph, labels, options.regularization,
-            lambda left, right: np.ones(len(left), np.float32))
-      elif r > 0:
-        self._fresh(self.agreement_model_fn, self.agreement_model,
-                    agreement_shape)
-        # Held-out nodes come from the original labels: the self-labels
-        # are the classifier's own guesses, and would flatter the measure.
-        agreement = train_agreement_model(
-            self.agreement_model, graph, labels,
-            dataclasses.replace(options.agreement, seed=round_seed),
-            held_out_pool=graph.train_mask)
-        record["agreement_accuracy"] = _number(agreement.held_out_accuracy)
-        record["agreement_balanced_accuracy"] = _number(
-            agreement.held_out_balanced_accuracy)
-        record["agreement_held_out_pairs"] = agreement.num_held_out_pairs
-        record["agreement_held_out_nodes"] = agreement.num_held_out_nodes
-        record["agreement_seconds"] = agreement.train_seconds
-        scores = []
-
-        def agreement_fn(left, right):
-          scores.append(agreement_probabilities(self.agreement_model, graph,
-                                                left, right))
-          return scores[-1]
-        pairs = RegularizationPairs.build(graph, labels,
-                                          options.regularization, agreement_fn)
-        # How often the agreement model calls an unlabelled edge "same".
-        record["edge_agreement"] = (float(np.mean(np.concatenate(scores) > .5))
-                                    if scores else None)
-      classifier_start = time.perf_counter()
-      round_callbacks = callbacks + ([keras.callbacks.TensorBoard(
-          os.path.join(tensorboard_dir, f"round_{r}"))]
-                                     if tensorboard_dir else [])
-      record.update(self._train_classifier(graph, labels, pairs, round_seed,
-                                           inner_verbose, round_callbacks))
-      record["classifier_seconds"] = time.perf_counter() - classifier_start
-      probabilities = self._predict_probabilities(graph)
-      for split in ("val", "test"):
-        nodes = graph.split_nodes(split)
-        record[f"{split}_{score}"] = None
-        if nodes.size:
-          record.update({f"{split}_{key}": value for key, value in
-                         label_tasks.split_scores(probabilities[nodes],
-                                                  graph.labels[nodes]).items()})
-
-      labelling_start = time.perf_counter()
-      new_ids = np.zeros(0, np.int64)
-      record["label_min_confidence"] = None
-      if 0 < r < options.max_rounds:
-        candidates = label_candidates(graph, labels)
-        min_confidence = self._label_min_confidence(graph, probabilities)
-        record["label_min_confidence"] = min_confidence
-        if candidates.size and min_confidence is not None:
-          new_ids, new_labels = select_new_labels(
-              probabilities[candidates], candidates,
-              options.num_samples_to_label, min_confidence, shares,
-              self.multilabel)
-          labels[new_ids] = new_labels
-      record["new_labels"] = int(new_ids.size)
-      known = new_ids[labelled_rows(graph.labels)[new_ids]]
-      record["new_label_accuracy"] = (
-          float(np.mean(label_tasks.values_agree(labels[known],
-                                                 graph.labels[known])))
-          if known.size else None)
-      record["labelling_seconds"] = time.perf_counter() - labelling_start
-      record["seconds"] = time.perf_counter() - start
-
+      record = self._run_round(run, next_round, labels)
       history.rounds.append(record)
       if round_writer is not None:
         _log_round(round_writer, record)
-      if (history.best_round is None or record[f"val_{score}"]
-          > history.best[f"val_{score}"]):
-        history.best_round = r
+      if (history.best_round is None or history.score(record, "val")
+          > history.score(history.best, "val")):
+        history.best_round = record.round
         best = {"node": _values(self.node_model.variables),
                 "agreement": _values(self.agreement_model.variables)}
-      finished = r >= options.max_rounds or (
-          r > 0 and new_ids.size < max(options.min_new_labels, 1))
-      next_round = r + 1
+      finished = record.round >= options.max_rounds or (
+          record.round > 0
+          and record.new_labels < max(options.min_new_labels, 1))
+      next_round = record.round + 1
       if verbose:
-        print(_progress_line(record, options.max_rounds, score), flush=True)
+        print(_progress_line(history, record, options.max_rounds), flush=True)
       if checkpoint_dir:
-        self._save(checkpoint_dir, fingerprint, r, finished, labels, history,
-                   best)
+        self._save(checkpoint_dir, fingerprint, record.round, finished,
+                   labels, history, best)
 
     if round_writer is not None:
       round_writer.close()
@@ -529,7 +570,9 @@ class GraphAgreementModel(DistributedModel):
         "counts": {group: len(values) for group, values in groups.items()},
     }, arrays)
 
-  def _restore(self, restored, history: CoTrainingHistory, graph: Graph):
+  def _restore(self, restored, graph: Graph):
+    """A checkpoint's round, finished flag, label table, best round's
+    variables and history; the model's variables are restored too."""
     manifest, arrays = restored
 
     def group(name):
@@ -542,8 +585,7 @@ class GraphAgreementModel(DistributedModel):
       _assign(self.optimizer.variables, group("optimizer"), "optimizer")
       best = {"node": group("best_node"),
               "agreement": group("best_agreement")}
-      history.rounds = list(manifest["history"]["rounds"])
-      history.best_round = manifest["history"]["best_round"]
+      history = CoTrainingHistory.from_dict(manifest["history"])
     except KeyError as error:
       raise checkpoints.CheckpointError(
           f"checkpoint of round {manifest.get('round')} lacks {error}") \
@@ -552,14 +594,8 @@ class GraphAgreementModel(DistributedModel):
       raise checkpoints.CheckpointError(
           f"checkpoint label table has shape {labels.shape}, the graph's "
           f"labels {graph.labels.shape}")
-    history.score_name = manifest["history"].get("score_name", "accuracy")
     return manifest["round"] + 1, bool(manifest["finished"]), \
-        labels.astype(graph.labels.dtype), best
-
-
-def _number(value: float) -> Optional[float]:
-  """None for NaN (nothing was measured), for the JSON history."""
-  return None if np.isnan(value) else float(value)
+        labels.astype(graph.labels.dtype), best, history
 
 
 def _format(value) -> str:
@@ -570,14 +606,14 @@ def _summary_line(history: CoTrainingHistory) -> str:
   """Round 0 against the round validation chose, and the gain."""
   score = history.score_name
   first, chosen = history.rounds[0], history.best
+  first_test, chosen_test = (history.score(first, "test"),
+                             history.score(chosen, "test"))
   line = (f"GAM: round {history.best_round} of {len(history.rounds) - 1} "
-          f"chosen by val {score} ({_format(chosen[f'val_{score}'])}): test "
-          f"{score} {_format(chosen[f'test_{score}'])} vs "
-          f"{_format(first[f'test_{score}'])} at round 0 (the plain "
-          "classifier)")
-  if chosen[f"test_{score}"] is not None and first[f"test_{score}"] is not None:
-    gain = 100 * (chosen[f"test_{score}"] - first[f"test_{score}"])
-    line += f", {gain:+.1f} points"
+          f"chosen by val {score} ({_format(history.score(chosen, 'val'))}):"
+          f" test {score} {_format(chosen_test)} vs {_format(first_test)} at "
+          "round 0 (the plain classifier)")
+  if chosen_test is not None and first_test is not None:
+    line += f", {100 * (chosen_test - first_test):+.1f} points"
   return line + _agreement_note(history.rounds[1:])
 
 
@@ -586,14 +622,13 @@ def _summary_line(history: CoTrainingHistory) -> str:
 CHANCE_BALANCED_ACCURACY = 0.55
 
 
-def _agreement_note(rounds: Sequence[Dict[str, Any]]) -> str:
+def _agreement_note(rounds: Sequence[RoundRecord]) -> str:
   """Why GAM may not have helped: an agreement model that could not be
   measured, or that was no better than chance, in every GAM round."""
-  measured = [r["agreement_balanced_accuracy"] for r in rounds
-              if r.get("agreement_balanced_accuracy") is not None]
-  if not rounds or any(r.get("agreement_held_out_nodes") is None
-                       for r in rounds):
+  if not rounds or any(r.agreement is None for r in rounds):
     return ""  # no agreement model (always_agree)
+  measured = [r.agreement.balanced_accuracy for r in rounds
+              if r.agreement.balanced_accuracy is not None]
   if not measured:
     return ("; no labelled edge touched a held-out node, so the agreement "
             "model could not be measured")
@@ -608,27 +643,29 @@ def _plural(count: int, noun: str) -> str:
   return f"{count} {noun}{'s' * (count != 1)}"
 
 
-def _progress_line(record: Dict[str, Any], max_rounds: int,
-                   score: str = "accuracy") -> str:
-  parts = [f"Round {record['round']}/{max_rounds}",
-           f"labelled {record['labelled']}"]
-  if record["new_labels"]:
-    accuracy = record["new_label_accuracy"]
-    parts[-1] += (f" (+{record['new_labels']} new" + (
+def _progress_line(history: CoTrainingHistory, record: RoundRecord,
+                   max_rounds: int) -> str:
+  parts = [f"Round {record.round}/{max_rounds}",
+           f"labelled {record.labelled}"]
+  if record.new_labels:
+    accuracy = record.new_label_accuracy
+    parts[-1] += (f" (+{record.new_labels} new" + (
         f", {accuracy:.0%} correct)" if accuracy is not None else ")"))
-  if record["agreement_accuracy"] is not None:
+  agreement = record.agreement
+  if agreement is not None and agreement.accuracy is not None:
     # Measured on the labelled edges that touch held-out labelled nodes, so
     # the counts say how much the numbers are worth.
     parts.append(
-        f"agreement {_format(record['agreement_accuracy'])} (balanced "
-        f"{_format(record['agreement_balanced_accuracy'])}) on "
-        f"{_plural(record['agreement_held_out_pairs'], 'edge')} of "
-        f"{_plural(record['agreement_held_out_nodes'], 'unseen node')}")
-    if record["edge_agreement"] is not None:
-      parts[-1] += f" (calls {record['edge_agreement']:.0%} of edges same)"
+        f"agreement {_format(agreement.accuracy)} (balanced "
+        f"{_format(agreement.balanced_accuracy)}) on "
+        f"{_plural(agreement.held_out_pairs, 'edge')} of "
+        f"{_plural(agreement.held_out_nodes, 'unseen node')}")
+    if agreement.edge_agreement is not None:
+      parts[-1] += f" (calls {agreement.edge_agreement:.0%} of edges same)"
+  score = history.score_name
   name = "" if score == "accuracy" else f" {score}"
-  parts += [f"val{name} {_format(record[f'val_{score}'])}",
-            f"test{name} {_format(record[f'test_{score}'])}",
-            f"epochs {record['epochs']} (best {record['best_epoch']})",
-            f"{record['seconds']:.1f}s"]
+  parts += [f"val{name} {_format(history.score(record, 'val'))}",
+            f"test{name} {_format(history.score(record, 'test'))}",
+            f"epochs {record.epochs} (best {record.best_epoch})",
+            f"{record.seconds:.1f}s"]
   return " | ".join(parts)

@@ -33,20 +33,20 @@ def plot_training_curves(history: Dict[str, List[float]], path: os.PathLike,
   plt.close(figure)
 
 
-def plot_round_history(rounds: List[Dict], path: os.PathLike,
-                       best_round: int = None, title: str = "",
-                       score: str = "accuracy") -> None:
-  """GAM rounds: scores (left: validation and test `score`, agreement) and
-  the growing label set (right)."""
+def plot_round_history(history, path: os.PathLike, title: str = "") -> None:
+  """GAM rounds of a `CoTrainingHistory`: scores (left: validation and test
+  score, agreement) and the growing label set (right)."""
+  rounds, best_round = history.history, history.best_round
+  score = history.score_name
   figure, (accuracy_axis, label_axis) = plt.subplots(1, 2, figsize=(11, 4))
-  index = [r["round"] for r in rounds]
+  index = rounds["round"]
   for key, label, style in ((f"val_{score}", f"validation {score}", "o-"),
                             (f"test_{score}", f"test {score}", "s-"),
                             ("agreement_balanced_accuracy",
                              "agreement, balanced (unseen nodes)", "^--"),
                             ("edge_agreement", "edges called 'same'", "x:")):
-    points = [(i, r.get(key)) for i, r in zip(index, rounds)
-              if r.get(key) is not None]
+    points = [(i, value) for i, value in zip(index, rounds[key])
+              if value is not None]
     if points:
       accuracy_axis.plot(*zip(*points), style, label=label)
   if best_round is not None:
@@ -56,13 +56,14 @@ def plot_round_history(rounds: List[Dict], path: os.PathLike,
   accuracy_axis.set_ylabel(f"{score} / accuracy / share")
   accuracy_axis.grid(alpha=0.3)
   accuracy_axis.legend(fontsize="small")
-  label_axis.bar(index, [r["labelled"] for r in rounds], label="labelled")
-  label_axis.bar(index, [r["new_labels"] for r in rounds],
-                 bottom=[r["labelled"] for r in rounds], label="added after")
-  for i, r in zip(index, rounds):
-    if r.get("new_label_accuracy") is not None:
-      label_axis.annotate(f"{r['new_label_accuracy']:.0%}",
-                          (i, r["labelled"] + r["new_labels"]),
+  label_axis.bar(index, rounds["labelled"], label="labelled")
+  label_axis.bar(index, rounds["new_labels"], bottom=rounds["labelled"],
+                 label="added after")
+  for i, labelled, new, accuracy in zip(index, rounds["labelled"],
+                                        rounds["new_labels"],
+                                        rounds["new_label_accuracy"]):
+    if accuracy is not None:
+      label_axis.annotate(f"{accuracy:.0%}", (i, labelled + new),
                           ha="center", va="bottom", fontsize="small")
   label_axis.set_xlabel("round")
   for axis in (accuracy_axis, label_axis):  # rounds are whole numbers

@@ -10,7 +10,8 @@ import pytest
 from gam import checkpoints
 from gam.agreement import AgreementModel, AgreementTrainingOptions
 from gam.agreement_regularization import AgreementRegularization
-from gam.cotraining import CoTrainingHistory, CoTrainingOptions
+from gam.cotraining import CoTrainingOptions
+from gam.round_history import AgreementRecord, CoTrainingHistory, RoundRecord
 from gam.graph_agreement_model import (GraphAgreementModel, _progress_line,
                                        _summary_line)
 from graph_models.graph import UNLABELED
@@ -52,8 +53,8 @@ def predictions(model, graph):
 
 
 def comparable(history):
-  return [{k: v for k, v in record.items() if not k.endswith("seconds")}
-          for record in history.rounds]
+  return [{k: v for k, v in record.to_dict().items()
+           if not k.endswith("seconds")} for record in history.rounds]
 
 
 @pytest.fixture(scope="module")
@@ -68,27 +69,27 @@ def trained(graph, tmp_path_factory):
 def test_rounds_grow_labels_and_keep_the_best_validation_round(graph, trained):
   model, history, _ = trained
   rounds = history.rounds
-  assert [r["round"] for r in rounds] == list(range(len(rounds)))
+  assert [r.round for r in rounds] == list(range(len(rounds)))
   assert 2 <= len(rounds) <= OPTIONS.max_rounds + 1
-  assert rounds[0]["agreement_accuracy"] is None
-  assert rounds[0]["new_labels"] == 0  # round 0 is the plain baseline
-  assert 0 <= rounds[1]["edge_agreement"] <= 1  # the agreement model ran
-  assert rounds[0]["agreement_held_out_nodes"] is None
-  assert all(r["agreement_held_out_nodes"] >= 1 for r in rounds[1:])
+  assert rounds[0].agreement is None  # round 0 is the plain baseline
+  assert rounds[0].new_labels == 0
+  assert 0 <= rounds[1].agreement.edge_agreement <= 1
+  assert all(r.agreement.held_out_nodes >= 1 for r in rounds[1:])
   # No held-out edge (12 labels here): no held-out accuracy either.
-  for record in rounds:
-    assert (record["agreement_held_out_pairs"] == 0) == (
-        record["agreement_accuracy"] is None)
+  for record in rounds[1:]:
+    assert (record.agreement.held_out_pairs == 0) == (
+        record.agreement.accuracy is None)
   for before, after in zip(rounds, rounds[1:]):
-    assert after["labelled"] == before["labelled"] + before["new_labels"]
-  val = [r["val_accuracy"] for r in rounds]
+    assert after.labelled == before.labelled + before.new_labels
+  val = [r.val_scores["accuracy"] for r in rounds]
   assert history.best_round == int(np.argmax(val))
   # The model holds the best round's classifier.
   val_nodes = graph.split_nodes("val")
   predicted = predictions(model, graph)[val_nodes].argmax(axis=1)
   assert np.mean(predicted == graph.labels[val_nodes]) == pytest.approx(
-      history.best["val_accuracy"])
-  assert history.best["test_accuracy"] > graph.majority_class_rate("test")
+      history.best.val_scores["accuracy"])
+  assert history.best.test_scores["accuracy"] > graph.majority_class_rate(
+      "test")
 
 
 def test_self_training_never_labels_validation_or_test_nodes(graph, trained):
@@ -98,7 +99,7 @@ def test_self_training_never_labels_validation_or_test_nodes(graph, trained):
   assert (model.final_labels[graph.train_mask]
           == graph.labels[graph.train_mask]).all()
   added = (model.final_labels != UNLABELED).sum() - graph.train_mask.sum()
-  assert added == sum(r["new_labels"] for r in trained[1].rounds) > 0
+  assert added == sum(r.new_labels for r in trained[1].rounds) > 0
 
 
 def test_history_is_saved_as_json(trained, tmp_path):
@@ -109,6 +110,7 @@ def test_history_is_saved_as_json(trained, tmp_path):
   assert loaded["best_round"] == history.best_round
   assert [r["val_accuracy"] for r in loaded["rounds"]] == \
       history.history["val_accuracy"]
+  assert CoTrainingHistory.from_dict(loaded) == history
 
 
 def test_save_and_load_give_identical_predictions(graph, trained, tmp_path):
@@ -200,7 +202,7 @@ def test_minibatch_classifiers_train_with_the_agreement_term(graph, name):
   assert len(history.rounds) == 2
   assert logs[0]["agreement_loss"] == 0  # round 0: plain classifier
   assert logs[-1]["agreement_loss"] > 0
-  assert 0 < history.best["val_accuracy"] <= 1
+  assert 0 < history.best.val_scores["accuracy"] <= 1
 
 
 @pytest.mark.slow
@@ -233,11 +235,11 @@ def test_a_label_precision_target_raises_the_confidence_threshold(graph):
   plain = make_model(graph, options=base).fit(graph, verbose=0)
   strict = make_model(graph, options=dataclasses.replace(
       base, min_label_precision=0.99)).fit(graph, verbose=0)
-  assert plain.rounds[1]["label_min_confidence"] == 0.0
-  assert strict.rounds[0]["label_min_confidence"] is None  # no labelling
-  threshold = strict.rounds[1]["label_min_confidence"]
+  assert plain.rounds[1].label_min_confidence == 0.0
+  assert strict.rounds[0].label_min_confidence is None  # no labelling
+  threshold = strict.rounds[1].label_min_confidence
   assert threshold is None or threshold > 0.0
-  assert strict.rounds[1]["new_labels"] < plain.rounds[1]["new_labels"]
+  assert strict.rounds[1].new_labels < plain.rounds[1].new_labels
 
 
 def test_rounds_run_until_no_candidate_is_left(graph):
@@ -250,12 +252,12 @@ def test_rounds_run_until_no_candidate_is_left(graph):
       OPTIONS, max_rounds=CoTrainingOptions().max_rounds,
       num_samples_to_label=60, keep_label_proportions=False)
   history = make_model(graph, options=options).fit(graph, verbose=0)
-  assert [r["new_labels"] for r in history.rounds] == [0, 60, 38, 0]
-  assert history.rounds[-1]["labelled"] == 12 + 98
+  assert history.history["new_labels"] == [0, 60, 38, 0]
+  assert history.rounds[-1].labelled == 12 + 98
   # With a floor on new labels, the round that adds only 38 is the last.
   short = make_model(graph, options=dataclasses.replace(
       options, min_new_labels=50)).fit(graph, verbose=0)
-  assert [r["new_labels"] for r in short.rounds] == [0, 60, 38]
+  assert short.history["new_labels"] == [0, 60, 38]
 
 
 def test_full_batch_rounds_take_steps_per_epoch_steps_between_validations(
@@ -323,7 +325,7 @@ def test_always_agree_weights_every_pair_by_one_without_an_agreement_model(
   options = dataclasses.replace(OPTIONS, max_rounds=1, always_agree=True)
   history = make_model(graph, options=options).fit(graph, verbose=0)
   assert len(history.rounds) == 2 and len(built) == 1
-  assert history.rounds[1]["agreement_accuracy"] is None
+  assert history.rounds[1].agreement is None
   weights = {"lu": 1.0, "uu": 0.5}
   assert set(built[0].weights) == set(weights)
   for kind, weight in weights.items():
@@ -335,29 +337,36 @@ def test_always_agree_weights_every_pair_by_one_without_an_agreement_model(
     (1, 1, "on 1 edge of 1 unseen node")])
 def test_progress_line_says_what_the_agreement_was_measured_on(
     pairs, nodes, shown):
-  record = {"round": 1, "labelled": 140, "new_labels": 196,
-            "new_label_accuracy": 0.954, "agreement_accuracy": 0.75,
-            "agreement_balanced_accuracy": 0.6,
-            "agreement_held_out_pairs": pairs,
-            "agreement_held_out_nodes": nodes,
-            "edge_agreement": 0.68, "val_accuracy": 0.804,
-            "test_accuracy": 0.819, "epochs": 221, "best_epoch": 121,
-            "seconds": 12.34}
-  assert _progress_line(record, 8) == (
+  record = _record(1, labelled=140, new_labels=196, new_label_accuracy=0.954,
+                   agreement=AgreementRecord(0.75, 0.6, pairs, nodes, 1.0,
+                                             0.68),
+                   val_scores={"accuracy": 0.804},
+                   test_scores={"accuracy": 0.819}, epochs=221,
+                   best_epoch=121, seconds=12.34)
+  assert _progress_line(CoTrainingHistory([record], 0), record, 8) == (
       "Round 1/8 | labelled 140 (+196 new, 95% correct) | agreement 0.7500 "
       f"(balanced 0.6000) {shown} (calls 68% of edges same) | "
       "val 0.8040 | test 0.8190 | epochs 221 (best 121) | 12.3s")
 
 
+def _record(round_index, **fields):
+  defaults = dict(labelled=12, agreement=None, epochs=10, best_epoch=5,
+                  classifier_seconds=1.0, label_min_confidence=0.4,
+                  new_labels=0, new_label_accuracy=None,
+                  labelling_seconds=0.1, seconds=2.0)
+  return RoundRecord(round=round_index, **{**defaults, **fields})
+
+
 def _history(*balanced, nodes=14):
-  rounds = [{"round": 0, "val_accuracy": 0.70, "test_accuracy": 0.80,
-             "agreement_balanced_accuracy": None,
-             "agreement_held_out_nodes": None}]
+  rounds = [_record(0, val_scores={"accuracy": 0.70},
+                    test_scores={"accuracy": 0.80})]
   for r, value in enumerate(balanced, start=1):
-    rounds.append({"round": r, "val_accuracy": 0.70 + 0.01 * r,
-                   "test_accuracy": 0.80 + 0.02 * r,
-                   "agreement_balanced_accuracy": value,
-                   "agreement_held_out_nodes": nodes})
+    rounds.append(_record(
+        r, val_scores={"accuracy": 0.70 + 0.01 * r},
+        test_scores={"accuracy": 0.80 + 0.02 * r},
+        agreement=None if nodes is None else AgreementRecord(
+            None if value is None else 0.8, value,
+            0 if value is None else 10, nodes, 1.0)))
   return CoTrainingHistory(rounds=rounds, best_round=len(balanced))
 
 

@@ -59,21 +59,22 @@ def test_rounds_are_compared_by_label_map_and_grow_label_sets(graph, trained):
   assert history.score_name == "label_map"
   assert len(history.rounds) == 3
   for record in history.rounds:
-    assert 0.0 <= record["val_label_map"] <= 1.0
-    assert {"test_label_map", "test_image_map",
-            "test_precision_at_3"} <= set(record)
-    assert "val_accuracy" not in record
-  best = max(range(3), key=lambda r: history.rounds[r]["val_label_map"])
+    assert 0.0 <= record.val_scores["label_map"] <= 1.0
+    assert {"label_map", "image_map",
+            "precision_at_3"} <= set(record.test_scores)
+    assert "accuracy" not in record.val_scores
+  best = max(range(3),
+             key=lambda r: history.rounds[r].val_scores["label_map"])
   assert history.best_round == best
   labels = model.final_labels
   new = labelled_rows(labels) & ~graph.train_mask
-  assert new.sum() == history.rounds[1]["new_labels"] > 0
+  assert new.sum() == history.rounds[1].new_labels > 0
   # New labels are label sets of 0/1 with at least one class, on training
   # candidates only.
   assert set(np.unique(labels[new])) <= {0, 1}
   assert (labels[new].sum(axis=1) >= 1).all()
   assert not (new & (graph.val_mask | graph.test_mask)).any()
-  accuracy = history.rounds[1]["new_label_accuracy"]
+  accuracy = history.rounds[1].new_label_accuracy
   assert accuracy == pytest.approx(np.mean(values_agree(
       labels[new], graph.labels[new])))
 

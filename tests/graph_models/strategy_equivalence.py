@@ -184,7 +184,7 @@ def gam_run(strategy: tf.distribute.Strategy,
   last_round = _ClassifierWeights()
   history = model.fit(GRAPH, verbose=0, callbacks=[last_round])
   metrics = {f"round_{r['round']}_{key}": float(r[key])
-             for r in history.rounds
+             for r in history.to_dict()["rounds"]
              for key in ("val_accuracy", "agreement_accuracy")
              if r[key] is not None}
   return last_round.weights + model.get_weights(), metrics

@@ -1,0 +1,48 @@
+"""Per-round records: the flat form written to JSON and checkpoints reads
+back to the same records."""
+
+import json
+
+import pytest
+
+from gam.round_history import AgreementRecord, CoTrainingHistory, RoundRecord
+
+
+def record(round_index, agreement=None, **scores):
+  return RoundRecord(
+      round=round_index, labelled=140, agreement=agreement, epochs=30,
+      best_epoch=12, classifier_seconds=3.5,
+      val_scores={k: v for k, v in scores.items() if k != "test"},
+      test_scores={"label_map": scores.get("test")}, label_min_confidence=0.4,
+      new_labels=20, new_label_accuracy=0.95, labelling_seconds=0.01,
+      seconds=4.0)
+
+
+HISTORY = CoTrainingHistory([
+    record(0, label_map=0.5, precision_at_3=0.6, test=0.45),
+    record(1, AgreementRecord(0.75, 0.6, 12, 14, 2.0, 0.8), label_map=0.55,
+           precision_at_3=0.62, test=None)], best_round=1,
+                            score_name="label_map")
+
+
+def test_the_flat_form_reads_back_to_the_same_records():
+  flat = json.loads(json.dumps(HISTORY.to_dict()))
+  assert CoTrainingHistory.from_dict(flat) == HISTORY
+  first = flat["rounds"][0]
+  assert first["agreement_held_out_nodes"] is None  # no agreement model
+  assert first["agreement_seconds"] == 0.0 and first["edge_agreement"] is None
+  assert flat["rounds"][1]["agreement_balanced_accuracy"] == 0.6
+  assert first["val_precision_at_3"] == 0.6
+  assert flat["rounds"][1]["test_label_map"] is None
+
+
+def test_history_lists_a_key_over_rounds_and_scores_by_its_kind():
+  assert HISTORY.history["val_label_map"] == [0.5, 0.55]
+  assert HISTORY.history["edge_agreement"] == [None, 0.8]
+  assert HISTORY.score(HISTORY.best, "val") == 0.55
+  assert HISTORY.score(HISTORY.rounds[0], "test") == 0.45
+
+
+def test_best_needs_a_finished_round():
+  with pytest.raises(ValueError, match="no round has finished yet"):
+    CoTrainingHistory().best
