@@ -313,7 +313,7 @@ def _data_dir(args: argparse.Namespace) -> Optional[pathlib.Path]:
   where it ships one (Cora)."""
   if args.data_dir is not None or not args.dataset.startswith("planetoid/"):
     return args.data_dir
-  from gam_datasets.planetoid.planetoid_builder import bundled_dir  # pylint: disable=g-import-not-at-top
+  from gam_datasets.planetoid.planetoid_dataset_builder import bundled_dir  # pylint: disable=g-import-not-at-top
   return bundled_dir(args.dataset.split("/", 1)[1])
 
 

@@ -11,8 +11,8 @@ import tensorflow_datasets as tfds
 
 import gam_datasets
 from gam_datasets import graph_records
-from gam_datasets.flickr_cooccurrence import flickr_cooccurrence_builder as fc
-from gam_datasets.flickr_cooccurrence.flickr_cooccurrence_builder import (
+from gam_datasets.flickr_cooccurrence import flickr_cooccurrence_dataset_builder as fc
+from gam_datasets.flickr_cooccurrence.flickr_cooccurrence_dataset_builder import (
     FlickrCooccurrence, FlickrCooccurrenceConfig)
 from gam_datasets import tag_files
 from gam_datasets.graphsaint_files import read_graphsaint

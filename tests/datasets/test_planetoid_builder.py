@@ -12,15 +12,15 @@ import pytest
 import tensorflow_datasets as tfds
 
 from gam_datasets import graph_records
-from gam_datasets.planetoid import planetoid_builder
-from gam_datasets.planetoid.planetoid_builder import Planetoid
+from gam_datasets.planetoid import planetoid_dataset_builder
+from gam_datasets.planetoid.planetoid_dataset_builder import Planetoid
 from graph_models.planetoid import (PlanetoidError,
                                     PlanetoidFilesNotFoundError,
                                     load_planetoid)
 from graph_models.safe_pickle import CorruptFileError
 
-DUMMY_DATA = pathlib.Path(planetoid_builder.__file__).parent / "dummy_data"
-CORA_FILES = planetoid_builder.planetoid_filenames("cora")
+DUMMY_DATA = pathlib.Path(planetoid_dataset_builder.__file__).parent / "dummy_data"
+CORA_FILES = planetoid_dataset_builder.planetoid_filenames("cora")
 
 
 class PlanetoidDummyTest(tfds.testing.DatasetBuilderTestCase):
@@ -39,21 +39,21 @@ class PlanetoidDummyTest(tfds.testing.DatasetBuilderTestCase):
 def no_bundled_copy(tmp_path):
   """The tests below exercise manual_dir and downloads, which the package's
   own Cora copy would otherwise stand in for."""
-  real = planetoid_builder.BUNDLED_DIR
-  with mock.patch.object(planetoid_builder, "BUNDLED_DIR",
+  real = planetoid_dataset_builder.BUNDLED_DIR
+  with mock.patch.object(planetoid_dataset_builder, "BUNDLED_DIR",
                          tmp_path / "no_bundled_copy"):
     yield real
 
 
 def test_cora_builds_offline_from_the_bundled_copy(tmp_path, no_bundled_copy,
                                                    cora_dir):
-  with mock.patch.object(planetoid_builder, "BUNDLED_DIR", no_bundled_copy), \
+  with mock.patch.object(planetoid_dataset_builder, "BUNDLED_DIR", no_bundled_copy), \
       mock.patch.object(tfds.download.DownloadManager, "download",
                         side_effect=_offline):
     builder = _build(tmp_path / "data", manual_dir=None)
   assert builder.info.splits["train"].num_examples == 140
   assert builder.info.splits["test"].num_examples == 1000
-  assert planetoid_builder.bundled_dir("citeseer") is None
+  assert planetoid_dataset_builder.bundled_dir("citeseer") is None
   restored = graph_records.graph_from_splits(
       builder.as_dataset(), builder.info.metadata["num_classes"])
   _same_graph(restored, load_planetoid(cora_dir, "cora"))
@@ -90,8 +90,8 @@ def _nothing_left(data_dir, name="cora"):
 
 def _copy_files(source, target, name="cora", as_name=None):
   target.mkdir(parents=True, exist_ok=True)
-  for filename, renamed in zip(planetoid_builder.planetoid_filenames(name),
-                               planetoid_builder.planetoid_filenames(
+  for filename, renamed in zip(planetoid_dataset_builder.planetoid_filenames(name),
+                               planetoid_dataset_builder.planetoid_filenames(
                                    as_name or name)):
     shutil.copyfile(source / filename, target / renamed)
   return target
@@ -135,7 +135,7 @@ def test_gcn_trained_on_tfds_cora_reaches_kipfs_accuracy(built_cora):
 
 def test_checksums_are_those_of_the_cora_files(cora_dir):
   url_infos = Planetoid.url_infos
-  assert set(url_infos) == set(planetoid_builder.planetoid_urls(
+  assert set(url_infos) == set(planetoid_dataset_builder.planetoid_urls(
       "cora").values())
   for url, info in url_infos.items():
     data = (cora_dir / info.filename).read_bytes()
@@ -159,7 +159,7 @@ def test_files_missing_from_manual_dir_are_downloaded(tmp_path):
   with mock.patch.object(tfds.download.DownloadManager, "download",
                          return_value=downloaded) as download:
     builder = _build(tmp_path / "data", manual_dir=None)
-  download.assert_called_once_with(planetoid_builder.planetoid_urls("cora"))
+  download.assert_called_once_with(planetoid_dataset_builder.planetoid_urls("cora"))
   assert builder.info.splits["validation"].num_examples == 500
 
 
@@ -171,7 +171,7 @@ def test_a_corrupt_download_says_where_the_files_came_from(tmp_path):
     with pytest.raises(CorruptFileError, match=r"ind\.cora\.x") as raised:
       _build(tmp_path / "data", manual_dir=None)
   assert raised.value.__notes__ == [
-      f"The files were downloaded from {planetoid_builder.SOURCE_URL}."]
+      f"The files were downloaded from {planetoid_dataset_builder.SOURCE_URL}."]
   assert _nothing_left(tmp_path / "data")
 
 
