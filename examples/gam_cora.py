@@ -22,7 +22,6 @@ majority-class rate.
 """
 
 import argparse
-import dataclasses
 import json
 import os
 import pathlib
@@ -91,19 +90,6 @@ def load_cora(manual_dir: Optional[pathlib.Path], data_dir,
   return graph.row_normalized_features() if row_normalize else graph
 
 
-def cotraining_options(protocol: gam.CoTrainingOptions,
-                       args: argparse.Namespace) -> gam.CoTrainingOptions:
-  """The protocol's options with the points the command line sets."""
-  given = {field: getattr(args, arg) for field, arg in (
-      ("max_rounds", "rounds"), ("epochs", "epochs"),
-      ("patience", "patience")) if getattr(args, arg) is not None}
-  agreement = protocol.agreement
-  if args.agreement_steps is not None:
-    agreement = agreement.with_max_steps(args.agreement_steps)
-  return dataclasses.replace(protocol, agreement=agreement, seed=args.seed,
-                             **given)
-
-
 def main() -> None:
   args = parse_args()
   start = time.perf_counter()
@@ -114,7 +100,10 @@ def main() -> None:
         flush=True)
 
   training.seed_everything(args.seed)
-  options = cotraining_options(protocol.cotraining, args)
+  # The protocol's options, with the points the command line sets.
+  options = protocol.cotraining.with_changes(
+      max_rounds=args.rounds, epochs=args.epochs, patience=args.patience,
+      agreement_steps=args.agreement_steps, seed=args.seed)
   model = gam.GraphAgreementModel(
       node_model_fn=lambda: gm.GCNNodeClassifier(
           graph.num_classes, **protocol.classifier.model_kwargs("gcn")),

@@ -363,23 +363,17 @@ def run_gam(graph, args: argparse.Namespace,
   from gam.graph_agreement_model import GraphAgreementModel  # pylint: disable=g-import-not-at-top
 
   # The protocol's options, with the points the command line sets.
-  protocol = _protocol(args).cotraining
-  options = dataclasses.replace(
-      protocol, max_rounds=args.rounds, epochs=args.epochs,
-      patience=args.patience, steps_per_epoch=args.steps_per_epoch,
-      batch_size=args.batch_size, max_neighbors=args.max_neighbors,
+  options = _protocol(args).cotraining.with_changes(
+      max_rounds=args.rounds, epochs=args.epochs, patience=args.patience,
+      steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
+      max_neighbors=args.max_neighbors,
       num_samples_to_label=args.num_samples_to_label,
       min_confidence=args.min_confidence,
       min_label_precision=args.min_label_precision,
-      warm_start=args.warm_start,
-      regularization=dataclasses.replace(
-          protocol.regularization, num_pairs=args.num_pairs,
-          reg_weight_ll=args.reg_weight_ll, reg_weight_lu=args.reg_weight_lu,
-          reg_weight_uu=args.reg_weight_uu),
-      always_agree=args.always_agree, seed=args.seed)
-  if args.agreement_steps is not None:
-    options = dataclasses.replace(options, agreement=options.agreement
-                                  .with_max_steps(args.agreement_steps))
+      warm_start=args.warm_start, num_pairs=args.num_pairs,
+      reg_weight_ll=args.reg_weight_ll, reg_weight_lu=args.reg_weight_lu,
+      reg_weight_uu=args.reg_weight_uu, always_agree=args.always_agree,
+      agreement_steps=args.agreement_steps, seed=args.seed)
   training.seed_everything(args.seed)
   with strategy.scope():
     model = GraphAgreementModel(

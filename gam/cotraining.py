@@ -14,6 +14,10 @@ from gam.agreement_regularization import AgreementRegularization
 class CoTrainingOptions:
   """How `GraphAgreementModel.fit(graph)` runs its rounds.
 
+  The defaults are generic. `gam.gam_protocol(name, model).cotraining`
+  holds the settings measured per classifier, which `gam-train` starts
+  from (its GAM options override single points, through `with_changes`).
+
   Attributes:
     max_rounds: most GAM rounds after round 0 (the plain classifier); the
       loop ends earlier when a round labels fewer than `min_new_labels`
@@ -91,6 +95,35 @@ class CoTrainingOptions:
         0.0 < self.min_label_precision <= 1.0):
       raise ValueError(f"min_label_precision must be in (0, 1], got "
                        f"{self.min_label_precision}")
+
+  def with_changes(self, agreement_steps: Optional[int] = None,
+                   **changes) -> "CoTrainingOptions":
+    """These options with `changes`, skipping None values (options a
+    command line left unset): fields of these options, or of
+    `regularization` by their own names; `agreement_steps` caps the
+    agreement model's training (`AgreementTrainingOptions.with_max_steps`).
+
+    Example:
+      >>> options.with_changes(max_rounds=3, reg_weight_lu=1.0,
+      ...                      agreement_steps=500, patience=None)
+
+    Raises:
+      TypeError: for a name that is no such field.
+    """
+    given = {name: value for name, value in changes.items()
+             if value is not None}
+    pair_fields = {f.name for f in dataclasses.fields(AgreementRegularization)}
+    pairs = {name: given.pop(name) for name in list(given)
+             if name in pair_fields}
+    unknown = set(given) - {f.name for f in dataclasses.fields(self)}
+    if unknown:
+      raise TypeError(f"CoTrainingOptions has no options {sorted(unknown)}")
+    agreement = (self.agreement if agreement_steps is None
+                 else self.agreement.with_max_steps(agreement_steps))
+    return dataclasses.replace(
+        self, regularization=dataclasses.replace(self.regularization,
+                                                 **pairs),
+        agreement=agreement, **given)
 
   def round_seed(self, round_index: int) -> int:
     """The seed of round `round_index` (rounds are reproducible one by one)."""

@@ -1,5 +1,6 @@
 """GAM protocols: the reference code's settings and the package's, by name."""
 
+import dataclasses
 
 import numpy as np
 import pytest
@@ -72,3 +73,17 @@ def test_raw_planetoid_features_are_the_files_binary_words(cora_dir):
   np.testing.assert_allclose(
       np.asarray(normalized.features.sum(axis=1)).ravel()[:50], 1.0,
       rtol=1e-6)
+
+
+def test_with_changes_skips_unset_options_and_routes_pair_options():
+  options = gam_protocol("package", "gcn").cotraining
+  changed = options.with_changes(max_rounds=3, patience=None,
+                                 reg_weight_lu=2.0, agreement_steps=100)
+  assert (changed.max_rounds, changed.patience) == (3, options.patience)
+  assert changed.regularization == dataclasses.replace(
+      options.regularization, reg_weight_lu=2.0)
+  assert changed.agreement.max_steps == 100
+  assert changed.agreement.min_steps == 100  # capped with the steps
+  assert options.with_changes() == options
+  with pytest.raises(TypeError, match=r"no options \['hidden'\]"):
+    options.with_changes(hidden=8)
