@@ -39,7 +39,7 @@ from gam.agreement import (AgreementModel, AgreementTrainingOptions,  # pylint: 
                            train_agreement_model)
 from gam.self_labeling import label_candidates  # pylint: disable=g-import-not-at-top
 from graph_models.graph import UNLABELED, labelled_rows  # pylint: disable=g-import-not-at-top
-from graph_models.label_tasks import labels_agree  # pylint: disable=g-import-not-at-top
+from graph_models.tasks.label_tasks import labels_agree  # pylint: disable=g-import-not-at-top
 from graph_models.sources import load_graph  # pylint: disable=g-import-not-at-top
 
 

@@ -35,7 +35,7 @@ import tensorflow as tf
 
 from gam.edge_pairs import KINDS, EdgePairs
 from graph_models.graph import Graph, labelled_rows
-from graph_models.label_tasks import labels_agree
+from graph_models.tasks.label_tasks import labels_agree
 from graph_models.neighbor_packing import (FEATURES, NODE_IDS, checked_nodes,
                                            label_values, labels_of,
                                            neighbor_packer, node_id_batches,

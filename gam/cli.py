@@ -43,7 +43,8 @@ from typing import Any, Dict, Optional, Sequence
 import tensorflow as tf
 
 from gam.protocols import PROTOCOLS, GamProtocol, gam_protocol
-from graph_models import distribution, label_tasks, training
+from graph_models import distribution, training
+from graph_models.tasks import label_tasks
 from graph_models.sources import GRAPH_NAMES, TASKS, load_graph
 
 # `node2vec` is an MLP over the node features and node2vec embeddings.

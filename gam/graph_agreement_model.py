@@ -47,10 +47,10 @@ from gam.self_labeling import (class_shares, confidence_for_precision,
                                label_candidates, select_new_labels)
 from graph_models.distribution import (DistributedModel,
                                        reducible_across_workers)
-from graph_models import label_tasks
+from graph_models.tasks import label_tasks
 from graph_models.graph import Graph, keep_labels, labelled_rows
 from graph_models.neighbor_packing import FEATURES, NODE_IDS
-from graph_models.node_graph_model import is_whole_graph
+from graph_models.classifiers.node_graph_model import is_whole_graph
 from graph_models.training import (evaluation_dataset, is_full_batch,
                                    prediction_dataset, takes_sparse_features)
 
@@ -134,7 +134,7 @@ class GraphAgreementModel(DistributedModel):
     feature_name: the node feature of packed inputs.
     multilabel: the graph's labels are multi-hot sets: sigmoid outputs,
       sigmoid cross-entropy, label-set agreement, rounds compared by
-      per-label mAP (see `graph_models.label_tasks`).
+      per-label mAP (see `graph_models.tasks.label_tasks`).
 
   `fit(graph)` runs the co-training rounds and returns a `CoTrainingHistory`;
   `fit(dataset)` is Keras' ordinary `fit` (a dataset made by

@@ -26,7 +26,7 @@ import tensorflow as tf
 from graph_models import nsl
 from graph_models.distribution import DistributedModel
 from graph_models.neighbor_packing import FEATURES
-from graph_models.node_graph_model import is_whole_graph, num_packed_neighbors
+from graph_models.classifiers.node_graph_model import is_whole_graph, num_packed_neighbors
 
 
 def graph_reg_config_to_dict(config: nsl.GraphRegConfig) -> Dict[str, Any]:

@@ -134,7 +134,7 @@ def plot_label_average_precision(labels: np.ndarray, scores: np.ndarray,
                                  path: os.PathLike, title: str = "") -> None:
   """Multi-label test predictions: each label's average precision next to
   its prevalence (the AP of a random ranking), labels by frequency."""
-  from graph_models.multilabel_metrics import MeanAveragePrecision  # pylint: disable=g-import-not-at-top
+  from graph_models.tasks.multilabel_metrics import MeanAveragePrecision  # pylint: disable=g-import-not-at-top
   labels = np.asarray(labels) > 0
   order = np.argsort(-labels.sum(axis=0), kind="stable")
   metric = MeanAveragePrecision(mode="label")

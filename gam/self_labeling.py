@@ -28,7 +28,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from graph_models.graph import Graph, labelled_rows
-from graph_models.label_tasks import values_agree
+from graph_models.tasks.label_tasks import values_agree
 
 
 def label_candidates(graph: Graph, labels: np.ndarray) -> np.ndarray:

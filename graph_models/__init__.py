@@ -1,27 +1,27 @@
 """Node classifiers and graph plumbing for graph-regularised learning."""
 
-from graph_models.commnet import GraphConvolutionalNodeClassifier
-from graph_models.gcn import GCNNodeClassifier, GraphConvolution
+from graph_models.classifiers.commnet import GraphConvolutionalNodeClassifier
+from graph_models.classifiers.gcn import GCNNodeClassifier, GraphConvolution
 from graph_models.graph import UNLABELED, Graph, GraphError
-from graph_models.graphsage import GraphSAGENodeClassifier
-from graph_models.label_tasks import SigmoidCrossEntropy
-from graph_models.missing_tags import MissingTagTask, make_missing_tag_task
-from graph_models.mlp import MLPNodeClassifier
-from graph_models.multilabel_metrics import (AccuracyAtK, MeanAveragePrecision,
+from graph_models.classifiers.graphsage import GraphSAGENodeClassifier
+from graph_models.tasks.label_tasks import SigmoidCrossEntropy
+from graph_models.tasks.missing_tags import MissingTagTask, make_missing_tag_task
+from graph_models.classifiers.mlp import MLPNodeClassifier
+from graph_models.tasks.multilabel_metrics import (AccuracyAtK, MeanAveragePrecision,
                                              MicroF1, PrecisionAtK, RecallAtK,
                                              TopKPrecisionRecallF1)
-from graph_models.neighborhood_gcn import NeighborhoodGraphClassifier
-from graph_models.neighborhood_pooling import NeighborhoodMaxPoolingClassifier
+from graph_models.classifiers.neighborhood_gcn import NeighborhoodGraphClassifier
+from graph_models.classifiers.neighborhood_pooling import NeighborhoodMaxPoolingClassifier
 from graph_models.neighbor_packing import (neighbor_table, packed_dataset,
                                            whole_graph_dataset,
                                            whole_graph_inputs)
 from graph_models.node2vec import (Node2VecOptions, biased_random_walks,
                                    train_node2vec, with_node2vec_features)
-from graph_models.node_classifier import NodeClassifier
-from graph_models.node_graph_model import NodeGraphModel
+from graph_models.classifiers.node_classifier import NodeClassifier
+from graph_models.classifiers.node_graph_model import NodeGraphModel
 from graph_models.synthetic import generate_flickr_like
 from graph_models.synthetic_multilabel import generate_multilabel_flickr_like
-from graph_models.tag_baselines import (MostFrequentTags, NaiveBayesTags,
+from graph_models.tasks.tag_baselines import (MostFrequentTags, NaiveBayesTags,
                                         evaluate_tag_scores)
 
 __all__ = [

@@ -18,19 +18,19 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config  # pylint: disable=g-direct-tensorflow-import
 
-from graph_models import label_tasks
-from graph_models.commnet import GraphConvolutionalNodeClassifier
-from graph_models.gcn import GCNNodeClassifier
+from graph_models.tasks import label_tasks
+from graph_models.classifiers.commnet import GraphConvolutionalNodeClassifier
+from graph_models.classifiers.gcn import GCNNodeClassifier
 from graph_models.graph import Graph
-from graph_models.graphsage import GraphSAGENodeClassifier
-from graph_models.mlp import MLPNodeClassifier
-from graph_models.neighborhood_gcn import NeighborhoodGraphClassifier
-from graph_models.neighborhood_pooling import NeighborhoodMaxPoolingClassifier
+from graph_models.classifiers.graphsage import GraphSAGENodeClassifier
+from graph_models.classifiers.mlp import MLPNodeClassifier
+from graph_models.classifiers.neighborhood_gcn import NeighborhoodGraphClassifier
+from graph_models.classifiers.neighborhood_pooling import NeighborhoodMaxPoolingClassifier
 from graph_models.neighbor_packing import (checked_nodes, neighbor_packer,
                                            node_id_batches, packed_dataset,
                                            whole_graph_dataset,
                                            whole_graph_inputs)
-from graph_models.node_classifier import NodeClassifier
+from graph_models.classifiers.node_classifier import NodeClassifier
 
 CLASSIFIERS: Dict[str, Type[NodeClassifier]] = {
     "mlp": MLPNodeClassifier,

@@ -10,7 +10,7 @@ import numpy as np
 
 from graph_models.graph import (UNLABELED, Graph, GraphError, checked_labels,
                                  keep_labels, labelled_rows)
-from graph_models.label_tasks import labels_agree
+from graph_models.tasks.label_tasks import labels_agree
 
 def checked_label_table(graph: Graph, labels, node_filter) -> np.ndarray:
   labels = np.asarray(labels)

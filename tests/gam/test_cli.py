@@ -10,7 +10,8 @@ import pytest
 
 from gam import cli
 from gam.protocols import gam_protocol
-from graph_models import label_tasks, whole_graph_inputs
+from graph_models import whole_graph_inputs
+from graph_models.tasks import label_tasks
 from graph_models.sources import load_graph
 from tests.gam.cli_outputs import environment_without, is_png, scalars
 

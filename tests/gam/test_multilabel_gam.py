@@ -16,7 +16,7 @@ from gam.graph_agreement_model import GraphAgreementModel
 from gam.self_labeling import class_shares, select_new_labels
 from gam.agreement import AgreementTrainingOptions
 from graph_models.graph import UNLABELED, keep_labels, labelled_rows
-from graph_models.label_tasks import values_agree
+from graph_models.tasks.label_tasks import values_agree
 from graph_models.synthetic_multilabel import generate_multilabel_flickr_like
 from graph_models.training import (build_classifier, compile_classifier,
                                    prediction_dataset, seed_everything)
@@ -158,7 +158,8 @@ def test_graph_regularization_model_trains_on_label_sets(graph):
   """NSL-style graph regularisation with multi-hot targets and sigmoid
   cross-entropy: trains, reports its graph loss, beats the floor."""
   from gam.graph_regularization import GraphRegularizationModel  # pylint: disable=g-import-not-at-top
-  from graph_models import label_tasks, nsl  # pylint: disable=g-import-not-at-top
+  from graph_models import nsl  # pylint: disable=g-import-not-at-top
+  from graph_models.tasks import label_tasks  # pylint: disable=g-import-not-at-top
   from graph_models.neighbor_packing import packed_dataset  # pylint: disable=g-import-not-at-top
   seed_everything(0)
   model = GraphRegularizationModel(

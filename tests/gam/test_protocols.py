@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gam.protocols import PROTOCOLS, gam_protocol
-from graph_models.gcn import GCNNodeClassifier
+from graph_models.classifiers.gcn import GCNNodeClassifier
 from graph_models.sources import load_graph
 from graph_models.training import build_classifier
 

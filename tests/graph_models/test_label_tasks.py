@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from graph_models import label_tasks
+from graph_models.tasks import label_tasks
 from graph_models.graph import UNLABELED, Graph, GraphError, keep_labels
 from graph_models.synthetic_multilabel import generate_multilabel_flickr_like
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from graph_models import missing_tags
-from graph_models.missing_tags import (check_tag_matrix, make_missing_tag_task,
+from graph_models.tasks import missing_tags
+from graph_models.tasks.missing_tags import (check_tag_matrix, make_missing_tag_task,
                                        select_vocabulary)
 from graph_models.synthetic import generate_flickr_like_with_metadata
 

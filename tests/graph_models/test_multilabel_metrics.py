@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from graph_models import multilabel_metrics as mm
+from graph_models.tasks import multilabel_metrics as mm
 
 # Three images, four labels; the last image has no true label.
 AT_K_TRUE = [[1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 0]]

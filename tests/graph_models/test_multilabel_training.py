@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from graph_models import label_tasks, training
+from graph_models import training
+from graph_models.tasks import label_tasks
 from graph_models.synthetic_multilabel import generate_multilabel_flickr_like
 
 

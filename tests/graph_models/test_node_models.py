@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 import graph_models as gm
-from graph_models import node_graph_model
-from graph_models.gcn import normalized_adjacency
+from graph_models.classifiers import node_graph_model
+from graph_models.classifiers.gcn import normalized_adjacency
 from tests.graph_models.random_graphs import random_graph
 
 MODELS = {

@@ -8,11 +8,11 @@ import tensorflow as tf
 
 import graph_models as gm
 from graph_models import training
-from graph_models.graphsage import GraphSAGENodeClassifier
-from graph_models.neighborhood_gcn import NeighborhoodGraphClassifier
-from graph_models.neighborhood_pooling import (
+from graph_models.classifiers.graphsage import GraphSAGENodeClassifier
+from graph_models.classifiers.neighborhood_gcn import NeighborhoodGraphClassifier
+from graph_models.classifiers.neighborhood_pooling import (
     NeighborhoodMaxPoolingClassifier, sample_neighbors)
-from graph_models.node_graph_model import num_packed_neighbors
+from graph_models.classifiers.node_graph_model import num_packed_neighbors
 from graph_models.synthetic import generate_flickr_like
 from tests.graph_models.random_graphs import random_graph
 

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 import tensorflow as tf
 
 import graph_models as gm
-from graph_models.gcn import dropout
+from graph_models.classifiers.gcn import dropout
 from graph_models.graph import Graph
 from graph_models.neighbor_packing import (FEATURES, keeps_features_sparse,
                                            whole_graph_inputs)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from graph_models import tag_baselines
-from graph_models.missing_tags import make_missing_tag_task
+from graph_models.tasks import tag_baselines
+from graph_models.tasks.missing_tags import make_missing_tag_task
 from graph_models.synthetic import generate_flickr_like_with_metadata
-from graph_models.tag_baselines import (EXCLUDED_SCORE, MostFrequentTags,
+from graph_models.tasks.tag_baselines import (EXCLUDED_SCORE, MostFrequentTags,
                                         NaiveBayesTags, evaluate_tag_scores)
 
 INF = math.inf

@@ -13,7 +13,7 @@ from typing import Dict, Tuple
 import tensorflow as tf
 
 from graph_models import nsl
-from graph_models.node_graph_model import is_whole_graph, num_packed_neighbors
+from graph_models.classifiers.node_graph_model import is_whole_graph, num_packed_neighbors
 
 
 def stacked_neighborhood(inputs: Dict[str, tf.Tensor], feature_name: str,

@@ -32,7 +32,7 @@ import keras
 import tensorflow as tf
 from graph_nets import graphs
 
-from graph_models.node_classifier import NodeClassifier
+from graph_models.classifiers.node_classifier import NodeClassifier
 
 
 def neighbor_means(graph: graphs.GraphsTuple, states: tf.Tensor) -> tf.Tensor:

@@ -19,7 +19,7 @@ import keras
 import tensorflow as tf
 from graph_nets import graphs
 
-from graph_models.node_classifier import NodeClassifier, first_layer_l2
+from graph_models.classifiers.node_classifier import NodeClassifier, first_layer_l2
 
 
 @keras.saving.register_keras_serializable(package="graph_models")

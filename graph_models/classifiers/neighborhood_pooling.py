@@ -37,8 +37,8 @@ from typing import Optional, Sequence
 import keras
 import tensorflow as tf
 
-from graph_models.neighborhood_tensors import stacked_neighborhood
-from graph_models.node_classifier import NodeClassifier, first_layer_l2
+from graph_models.classifiers.neighborhood_tensors import stacked_neighborhood
+from graph_models.classifiers.node_classifier import NodeClassifier, first_layer_l2
 
 
 def sample_neighbors(real: tf.Tensor, num_sampled: int, num_samples: int,

@@ -27,7 +27,7 @@ from graph_nets import graphs
 from tensorflow.python.ops.linalg.sparse import sparse_csr_matrix_ops as csr_ops  # pylint: disable=g-direct-tensorflow-import
 
 from graph_models.distribution import compiling_with_xla
-from graph_models.node_classifier import NodeClassifier, first_layer_l2
+from graph_models.classifiers.node_classifier import NodeClassifier, first_layer_l2
 
 
 def normalized_adjacency_parts(graph: graphs.GraphsTuple

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from graph_nets import graphs
 
-from graph_models.node_classifier import NodeClassifier
+from graph_models.classifiers.node_classifier import NodeClassifier
 
 
 @keras.saving.register_keras_serializable(package="graph_models")

@@ -25,8 +25,8 @@ from typing import Optional, Sequence
 import keras
 import tensorflow as tf
 
-from graph_models.neighborhood_tensors import stacked_neighborhood
-from graph_models.node_classifier import NodeClassifier, first_layer_l2
+from graph_models.classifiers.neighborhood_tensors import stacked_neighborhood
+from graph_models.classifiers.node_classifier import NodeClassifier, first_layer_l2
 
 
 @keras.saving.register_keras_serializable(package="graph_models")

@@ -6,7 +6,7 @@ from typing import List, Sequence, Tuple
 
 import keras
 
-from graph_models.node_graph_model import NodeGraphModel
+from graph_models.classifiers.node_graph_model import NodeGraphModel
 
 
 def first_layer_l2(weight_decay: float):

@@ -30,8 +30,8 @@ import scipy.sparse as sp
 import scipy.special
 import tensorflow as tf
 
-from graph_models import multilabel_metrics
-from graph_models.tag_baselines import MostFrequentTags, evaluate_tag_scores
+from graph_models.tasks import multilabel_metrics
+from graph_models.tasks.tag_baselines import MostFrequentTags, evaluate_tag_scores
 
 AGREEMENT_JACCARD = 0.5
 TOP_K = 3

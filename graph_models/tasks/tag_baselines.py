@@ -1,10 +1,10 @@
-"""Baselines of the missing-tag task (`graph_models.missing_tags`).
+"""Baselines of the missing-tag task (`graph_models.tasks.missing_tags`).
 
 Both score, for every image, each vocabulary tag as a candidate missing tag,
 from the image's observed tags only; a tag the image already has is never a
 candidate and scores `EXCLUDED_SCORE` (-inf), so it ranks last in every
 metric. Scores are `[images, vocabulary]` float32 numpy arrays, the `y_pred`
-of the Keras metrics of `graph_models.multilabel_metrics`.
+of the Keras metrics of `graph_models.tasks.multilabel_metrics`.
 
 * `MostFrequentTags`: the most frequent tags first, the "Frequent_tags"
   baseline of seed paper 001 (every image gets the overall most frequent
@@ -58,8 +58,8 @@ from typing import Dict, Optional, Union
 import numpy as np
 import scipy.sparse as sp
 
-from graph_models import multilabel_metrics as mm
-from graph_models.missing_tags import TagMatrix, check_tag_matrix
+from graph_models.tasks import multilabel_metrics as mm
+from graph_models.tasks.missing_tags import TagMatrix, check_tag_matrix
 
 EXCLUDED_SCORE = -np.inf
 # Rows scored at once: a block's float64 scratch is this x vocabulary x 8
@@ -238,7 +238,7 @@ def evaluate_tag_scores(
     label_map: bool = True) -> Dict[str, Union[float, int]]:
   """Multi-label metrics of `scores` against `targets`, both `[images, tags]`.
 
-  Runs the Keras metrics of `graph_models.multilabel_metrics` eagerly, in
+  Runs the Keras metrics of `graph_models.tasks.multilabel_metrics` eagerly, in
   batches of `batch_size` images, and adds seed paper 000's exact match.
 
   Args:
