@@ -404,7 +404,7 @@ class GraphAgreementModel(DistributedModel):
 
   def _train_classifier(self, run: _Run, labels: np.ndarray,
                         pairs: Optional[RegularizationPairs],
-                        round_index: int) -> Tuple[int, int]:
+                        round_index: int, seed: int) -> Tuple[int, int]:
     """The round's second step: the classifier, trained by Keras' `fit`
     (with the agreement term from round 1); its epochs run and kept."""
     options, graph = self.options, run.graph
@@ -413,8 +413,7 @@ class GraphAgreementModel(DistributedModel):
     max_neighbors = options.max_neighbors if self.node_model.uses_edges else 0
     dataset = regularized_dataset(
         graph, labelled, labels, pairs, options.regularization.num_pairs,
-        full_batch, max_neighbors, options.batch_size,
-        options.round_seed(round_index), self.feature_name,
+        full_batch, max_neighbors, options.batch_size, seed, self.feature_name,
         takes_sparse_features(self.node_model))
     validation = evaluation_dataset(graph, self.node_model,
                                     graph.split_nodes("val"), max_neighbors)
@@ -467,7 +466,8 @@ class GraphAgreementModel(DistributedModel):
     the agreement model. All but round 0 and the last add labels (to
     `labels`, in place)."""
     options, graph = self.options, run.graph
-    keras.utils.set_random_seed(options.round_seed(round_index))
+    seed = options.round_seed(round_index)
+    keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     labelled = int(labelled_rows(labels).sum())
     if round_index == 0 or not options.warm_start:
@@ -475,11 +475,10 @@ class GraphAgreementModel(DistributedModel):
       _assign(self.optimizer.variables, run.initial_optimizer,
               "resetting the optimizer")
     pairs, agreement = ((None, None) if round_index == 0 else
-                        self._regularization_pairs(
-                            graph, labels, options.round_seed(round_index)))
+                        self._regularization_pairs(graph, labels, seed))
     classifier_start = time.perf_counter()
     epochs, best_epoch = self._train_classifier(run, labels, pairs,
-                                                round_index)
+                                                round_index, seed)
     classifier_seconds = time.perf_counter() - classifier_start
     probabilities = self._predict_probabilities(graph)
     scores = self._split_scores(graph, probabilities)

@@ -21,6 +21,11 @@ from typing import Any, Dict, List, Mapping, Optional
 SPLITS = ("val", "test")
 
 
+def _agreement_key(field: str) -> str:
+  """The flat key of an `AgreementRecord` field."""
+  return field if field == "edge_agreement" else f"agreement_{field}"
+
+
 def _measured(value: float) -> Optional[float]:
   """None for NaN (nothing was measured), for the JSON history."""
   return None if math.isnan(value) else float(value)
@@ -93,9 +98,7 @@ class RoundRecord:
     flat = {"round": self.round, "labelled": self.labelled}
     agreement = self.agreement or AgreementRecord(None, None, 0, None, 0.0)
     for field in dataclasses.fields(AgreementRecord):
-      key = ("edge_agreement" if field.name == "edge_agreement"
-             else f"agreement_{field.name}")
-      flat[key] = getattr(agreement, field.name)
+      flat[_agreement_key(field.name)] = getattr(agreement, field.name)
     flat.update(epochs=self.epochs, best_epoch=self.best_epoch,
                 classifier_seconds=self.classifier_seconds)
     for split in SPLITS:
@@ -112,8 +115,7 @@ class RoundRecord:
     agreement = None
     if flat["agreement_held_out_nodes"] is not None:
       agreement = AgreementRecord(**{
-          field.name: flat["edge_agreement" if field.name == "edge_agreement"
-                           else f"agreement_{field.name}"]
+          field.name: flat[_agreement_key(field.name)]
           for field in dataclasses.fields(AgreementRecord)})
     scores = {split: {key[len(split) + 1:]: value
                       for key, value in flat.items()
