@@ -41,10 +41,10 @@ from gam.agreement import AgreementModel  # pylint: disable=g-import-not-at-top
 from gam.agreement_regularization import AgreementRegularization  # pylint: disable=g-import-not-at-top
 from gam.cotraining import CoTrainingOptions  # pylint: disable=g-import-not-at-top
 from graph_models import training  # pylint: disable=g-import-not-at-top
-from graph_models.tasks import label_tasks  # pylint: disable=g-import-not-at-top
+from graph_models import label_table  # pylint: disable=g-import-not-at-top
 from graph_models.tasks.multilabel_metrics import average_precision  # pylint: disable=g-import-not-at-top
-from graph_models.sources import load_graph  # pylint: disable=g-import-not-at-top
-from graph_models.synthetic import FlickrLikeConfig  # pylint: disable=g-import-not-at-top
+from gam_datasets import load_graph  # pylint: disable=g-import-not-at-top
+from gam_datasets.synthetic import FlickrLikeConfig  # pylint: disable=g-import-not-at-top
 from gam.agreement import balanced_accuracy  # pylint: disable=g-import-not-at-top
 from multilabel_models import multilabel_graph  # pylint: disable=g-import-not-at-top
 
@@ -72,7 +72,7 @@ def scores_on_test(probabilities: np.ndarray, labels: np.ndarray) -> dict:
 def run(graph, seed: int, agreement: str, dataset: str) -> dict:
   """Round 0 and one GAM round: test scores of both, and the learned
   agreement model's balanced accuracy on the scored edges."""
-  truth = {"true": lambda l, r: label_tasks.labels_agree(graph.labels, l, r)}
+  truth = {"true": lambda l, r: label_table.labels_agree(graph.labels, l, r)}
   if graph.is_multilabel:
     scene = graph.labels[:, :NUM_SCENES].argmax(axis=1)
     truth["scene"] = lambda l, r: scene[l] == scene[r]
@@ -123,17 +123,17 @@ def main() -> None:
   parser.add_argument("--dataset", choices=sorted(SETTINGS),
                       default="multilabel")
   parser.add_argument("--data-dir", type=pathlib.Path,
-                      help="the Planetoid Cora files (--dataset cora)")
+                      help="another copy of the Planetoid Cora files "
+                           "(--dataset cora; default: the package's)")
   parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
   args = parser.parse_args()
-  if args.dataset == "cora" and args.data_dir is None:
-    parser.error("--dataset cora needs --data-dir")
 
   agreements = ("learned", "true") + (("scene",) if args.dataset
                                       == "multilabel" else ())
   table = {name: [] for name in ("round 0",) + agreements}
   for seed in args.seeds:
-    graph = (load_graph("planetoid/cora", args.data_dir)
+    graph = (load_graph("planetoid/cora", manual_dir=args.data_dir,
+                        row_normalize=True)
              if args.dataset == "cora" else multilabel_graph(seed))
     for agreement in agreements:
       result = run(graph, seed, agreement, args.dataset)

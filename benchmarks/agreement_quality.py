@@ -38,9 +38,8 @@ from gam.agreement import (AgreementModel, AgreementTrainingOptions,  # pylint: 
                            agreement_probabilities, balanced_accuracy,
                            train_agreement_model)
 from gam.self_labeling import label_candidates  # pylint: disable=g-import-not-at-top
-from graph_models.graph import UNLABELED, labelled_rows  # pylint: disable=g-import-not-at-top
-from graph_models.tasks.label_tasks import labels_agree  # pylint: disable=g-import-not-at-top
-from graph_models.sources import load_graph  # pylint: disable=g-import-not-at-top
+from graph_models.label_table import UNLABELED, labeled_rows, labels_agree  # pylint: disable=g-import-not-at-top
+from gam_datasets import load_graph  # pylint: disable=g-import-not-at-top
 
 
 def auc(same: np.ndarray, scores: np.ndarray) -> float:
@@ -75,7 +74,7 @@ def edge_scores(graph, labels: np.ndarray, seed: int) -> dict:
   senders, receivers, _ = graph.edges()
   keep = senders < receivers
   senders, receivers = senders[keep], receivers[keep]
-  known = labelled_rows(labels)
+  known = labeled_rows(labels)
   out = {}
   for kind, mask in (("LU", known[senders] != known[receivers]),
                      ("UU", ~known[senders] & ~known[receivers])):
@@ -91,15 +90,17 @@ def edge_scores(graph, labels: np.ndarray, seed: int) -> dict:
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-  parser.add_argument("--data-dir", type=pathlib.Path, required=True,
-                      help="the Planetoid Cora files")
+  parser.add_argument("--data-dir", type=pathlib.Path,
+                      help="another copy of the Planetoid Cora files "
+                           "(default: the package's)")
   parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
   parser.add_argument("--extra", nargs="+", type=int, default=[0],
                       help="true labels added to the 140 training labels")
   parser.add_argument("--inputs", nargs="+", default=["X"],
                       choices=["X", "AX", "A2X", "X_AX_A2X"])
   args = parser.parse_args()
-  cora = load_graph("planetoid/cora", args.data_dir)
+  cora = load_graph("planetoid/cora", manual_dir=args.data_dir,
+                    row_normalize=True)
   print("| inputs | labels | seed | LU AUC | LU balanced | LU called same "
         "| UU AUC | UU balanced | UU called same |")
   print("|---|---|---|---|---|---|---|---|---|")
@@ -116,7 +117,7 @@ def main() -> None:
                                                    replace=False)
         labels[added] = graph.labels[added]
         scores = edge_scores(graph, labels, seed)
-        num_labels = int(labelled_rows(labels).sum())
+        num_labels = int(labeled_rows(labels).sum())
         print(f"| {inputs} | {num_labels} | {seed} | " + " | ".join(
             f"{scores[kind]['auc']:.3f} | {scores[kind]['balanced']:.3f} | "
             f"{scores[kind]['called_same']:.2f}" for kind in ("LU", "UU"))

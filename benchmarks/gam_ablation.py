@@ -29,10 +29,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 
 import gam
-from gam_datasets.planetoid.planetoid_dataset_builder import bundled_dir
+from gam_datasets import load_graph
 from gam_runs import mean_std
 from graph_models import training
-from graph_models.sources import load_graph
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -81,7 +80,7 @@ def run_one(variant: str, seed: int, out_dir: pathlib.Path) -> dict:
   if path.exists():
     return json.loads(path.read_text())
   protocol = VARIANTS[variant](gam.gam_protocol("package", "gcn"))
-  graph = load_graph("planetoid/cora", bundled_dir("cora"), row_normalize=
+  graph = load_graph("planetoid/cora", row_normalize=
                      protocol.classifier.row_normalize_features)
   training.seed_everything(seed)
   model = gam.GraphAgreementModel(

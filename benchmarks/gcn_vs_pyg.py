@@ -34,8 +34,8 @@ import numpy as np
 import tensorflow as tf
 
 from graph_models import training
-from graph_models.sources import load_graph
-from graph_models.synthetic import generate_flickr_like
+from gam_datasets import load_graph
+from gam_datasets.synthetic import generate_flickr_like
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
@@ -140,7 +140,8 @@ def flickr_sized_graph():
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
   parser.add_argument("--data-dir", type=pathlib.Path,
-                      default=ROOT / "datasets/planetoid/data/cora")
+                      help="another copy of the Planetoid Cora files "
+                           "(default: the package's)")
   parser.add_argument("--graphs", nargs="+", default=["cora", "flickr_sized"],
                       choices=["cora", "flickr_sized"])
   parser.add_argument("--hidden", nargs="+", type=int, default=[16, 128])
@@ -154,7 +155,8 @@ def main():
         f"{'pyg_ms':>7} {'ours/pyg':>8} {'bare/pyg':>8}", flush=True)
   rows = []
   for name in args.graphs:
-    graph = (load_graph("planetoid/cora", args.data_dir) if name == "cora"
+    graph = (load_graph("planetoid/cora", manual_dir=args.data_dir,
+                        row_normalize=True) if name == "cora"
              else flickr_sized_graph())
     for hidden in args.hidden:
       times = {label: statistics.median(timer(graph, hidden, args.epochs,

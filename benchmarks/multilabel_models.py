@@ -37,7 +37,7 @@ from gam.cotraining import CoTrainingOptions  # pylint: disable=g-import-not-at-
 from gam.graph_agreement_model import GraphAgreementModel  # pylint: disable=g-import-not-at-top
 from graph_models import node2vec, training  # pylint: disable=g-import-not-at-top
 from graph_models.tasks import label_tasks  # pylint: disable=g-import-not-at-top
-from graph_models.synthetic_multilabel import generate_multilabel_flickr_like  # pylint: disable=g-import-not-at-top
+from gam_datasets.synthetic_multilabel import generate_multilabel_flickr_like  # pylint: disable=g-import-not-at-top
 
 MODELS = ("mlp", "node2vec", "gcn", "commnet", "graphsage", "maxpool", "ngcn")
 HIDDEN = {"gcn": 64, "commnet": 64}

@@ -46,7 +46,7 @@ def measure(num_nodes: int, batch_size: int, pair_steps: int) -> dict:
                                             RegularizationPairs,
                                             regularized_dataset)
   from graph_models import training
-  from graph_models.synthetic import generate_flickr_like
+  from gam_datasets.synthetic import generate_flickr_like
   # pylint: enable=g-import-not-at-top
 
   result = {"nodes": num_nodes}

@@ -20,8 +20,9 @@ let a graph of millions of nodes be written by Apache Beam workers; one
 example holding a whole graph would hit the 2 GB record limit instead.
 
 `graph_from_splits` turns the loaded splits back into a `Graph` (vectorised:
-ragged batches, not a Python loop over nodes), and `load_graph` does
-`tfds.builder` + `download_and_prepare` + that in one call:
+ragged batches, not a Python loop over nodes), and `load_node_table` does
+`tfds.builder` + `download_and_prepare` + the reading in one call
+(`gam_datasets.load_graph` is the way in that returns a `Graph`):
 
   >>> graph = gam_datasets.load_graph("planetoid/cora",
   ...                                 manual_dir="~/data/planetoid")
@@ -216,53 +217,32 @@ def graph_from_splits(splits: Mapping[str, tf.data.Dataset], num_classes: int,
 
 def prepared_builder(name: str, data_dir: Optional[os.PathLike] = None,
                      manual_dir: Optional[os.PathLike] = None,
-                     download: bool = True) -> tfds.core.DatasetBuilder:
-  """`tfds.builder(name)`, prepared (built or read from `data_dir`)."""
+                     download: bool = True,
+                     mode: Optional[tfds.download.GenerateMode] = None
+                     ) -> tfds.core.DatasetBuilder:
+  """`tfds.builder(name)`, prepared (built or read from `data_dir`).
+
+  `download=False` reads what is there; a `mode` (e.g. `REUSE_CACHE_IF_EXISTS`
+  to rebuild from changed manual files) prepares in any case.
+  """
   import gam_datasets  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
   builder = tfds.builder(name, data_dir=data_dir)
-  if download:
+  if download or mode is not None:
+    mode = mode or tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-        manual_dir=os.fspath(manual_dir) if manual_dir else None))
+        manual_dir=os.fspath(manual_dir) if manual_dir else None,
+        download_mode=mode))
   return builder
 
 
 def load_node_table(name: str, data_dir: Optional[os.PathLike] = None,
                     manual_dir: Optional[os.PathLike] = None,
                     download: bool = True,
-                    extra_keys: Sequence[str] = ()
+                    extra_keys: Sequence[str] = (),
+                    mode: Optional[tfds.download.GenerateMode] = None
                     ) -> Tuple[NodeTable, tfds.core.DatasetInfo]:
   """All per-node records of a registered graph dataset, and its info."""
-  builder = prepared_builder(name, data_dir, manual_dir, download)
+  builder = prepared_builder(name, data_dir, manual_dir, download, mode)
   splits = {split: builder.as_dataset(split=split)
             for split in builder.info.splits}
   return read_node_table(splits, extra_keys), builder.info
-
-
-def load_graph(name: str, data_dir: Optional[os.PathLike] = None,
-               manual_dir: Optional[os.PathLike] = None,
-               download: bool = True, multilabel: bool = False) -> Graph:
-  """Builds (if needed) and loads a graph dataset of this package as a `Graph`.
-
-  Args:
-    name: a TFDS name such as `"flickr_cooccurrence/synthetic"` or
-      `"planetoid/cora"`.
-    data_dir: the TFDS data directory (default: TFDS's).
-    manual_dir: where manually downloaded files are (see each builder's
-      `MANUAL_DOWNLOAD_INSTRUCTIONS`).
-    download: prepare the dataset if it is not built yet.
-    multilabel: label each node with its multi-hot `concepts` (the tag
-      datasets `nus_wide` and `mirflickr`) instead of its single `label`
-      (the rarest concept).
-
-  Example:
-    >>> graph = load_graph("flickr_cooccurrence/synthetic_small")
-    >>> model.fit(graph)  # e.g. a GraphAgreementModel
-  """
-  table, info = load_node_table(name, data_dir, manual_dir, download,
-                                extra_keys=("concepts",) if multilabel else ())
-  if not multilabel:
-    return table.to_graph(int(info.metadata["num_classes"]),
-                          name=info.full_name)
-  concepts = table.extra["concepts"].reshape(table.labels.size, -1)
-  table = dataclasses.replace(table, labels=concepts.astype(np.int8))
-  return table.to_graph(concepts.shape[1], name=info.full_name)

@@ -17,7 +17,7 @@ The paper's test F1-micro on Flickr: GCN 0.492, GraphSAGE 0.501, ClusterGCN
 0.481, GraphSAINT 0.511. With one predicted class per node F1-micro equals
 accuracy.
 
-Every file is read without unpickling (`graph_models.safe_pickle`), and any
+Every file is read without unpickling (`gam_datasets.safe_pickle`), and any
 inconsistency raises an error naming the file and the first offending ids.
 
 Example:
@@ -35,7 +35,7 @@ from typing import Dict, List, Sequence, Union
 import numpy as np
 
 from graph_models.graph import Graph, format_ids
-from graph_models.safe_pickle import (CorruptFileError, DataFileError,
+from gam_datasets.safe_pickle import (CorruptFileError, DataFileError,
                                       load_npy, load_npz)
 
 PathLike = Union[str, "os.PathLike[str]"]

@@ -53,7 +53,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from graph_models.graph import format_ids
-from graph_models.safe_pickle import DataFileError
+from gam_datasets.safe_pickle import DataFileError
 
 PathLike = Union[str, "os.PathLike[str]"]
 

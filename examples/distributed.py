@@ -71,7 +71,7 @@ def main() -> None:
   import graph_models as gm
   from gam import GraphRegularizationModel
   from graph_models import nsl, training
-  from graph_models.sources import load_graph
+  from gam_datasets import load_graph
 
   training.seed_everything(args.seed, deterministic_ops=not jit_compile)
   graph = load_graph(args.dataset, seed=args.seed)

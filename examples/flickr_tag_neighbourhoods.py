@@ -40,7 +40,7 @@ import gam
 import graph_models as gm
 from gam_datasets.jaccard_graph import jaccard_top_k
 from graph_models import training
-from graph_models.synthetic import (FlickrLikeConfig,
+from gam_datasets.synthetic import (FlickrLikeConfig,
                                     generate_flickr_like_with_metadata)
 
 

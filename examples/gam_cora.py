@@ -26,16 +26,14 @@ import json
 import os
 import pathlib
 import time
-from typing import Optional
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import keras
-import tensorflow_datasets as tfds
 
 import gam
-import gam_datasets  # registers the TFDS builders
+import gam_datasets
 from gam.protocols import PROTOCOLS
 import graph_models as gm
 from graph_models import training
@@ -74,28 +72,15 @@ def parse_args() -> argparse.Namespace:
   return parser.parse_args()
 
 
-def load_cora(manual_dir: Optional[pathlib.Path], data_dir,
-              row_normalize: bool) -> gm.Graph:
-  """Cora as a `Graph`, built into `data_dir` on the first call."""
-  builder = tfds.builder("planetoid/cora", data_dir=data_dir)
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      manual_dir=manual_dir and os.fspath(manual_dir)))
-  # One example per node in four splits (train, validation, test, unlabeled);
-  # the graph needs all of them.
-  splits = builder.as_dataset()
-  graph = gam_datasets.graph_from_splits(
-      splits, num_classes=int(builder.info.metadata["num_classes"]),
-      name=builder.info.full_name)
-  # The builder stores the raw bag of words; Kipf's GCN normalises rows.
-  return graph.row_normalized_features() if row_normalize else graph
-
-
 def main() -> None:
   args = parse_args()
   start = time.perf_counter()
   protocol = gam.gam_protocol(args.protocol, "gcn")
-  graph = load_cora(args.manual_dir, args.data_dir,
-                    protocol.classifier.row_normalize_features)
+  # Built into --data-dir on the first call, read back from there after.
+  # The builder stores the raw bag of words; Kipf's GCN normalises rows.
+  graph = gam_datasets.load_graph(
+      "planetoid/cora", args.data_dir, args.manual_dir,
+      row_normalize=protocol.classifier.row_normalize_features)
   print(f"graph: {graph} (loaded in {time.perf_counter() - start:.1f}s)",
         flush=True)
 

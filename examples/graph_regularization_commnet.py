@@ -34,10 +34,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import keras
 
-import graph_models as gm
 from gam import GraphRegularizationModel
+from gam_datasets import load_graph
+from gam_datasets.synthetic import SYNTHETIC_SIZES
+import graph_models as gm
 from graph_models import nsl, training
-from graph_models.sources import SYNTHETIC_SIZES, load_graph
 
 
 def parse_args() -> argparse.Namespace:

@@ -13,7 +13,7 @@ P(same label) (for LL pairs, whose labels are both known, it is the label
 agreement itself), and P is the number of pairs in the step. For multi-label
 graphs the outputs are per-class sigmoids, `left_i` is node i's multi-hot
 label set, the squared distance is averaged over classes (as the sigmoid
-cross-entropy is) and agreement is `label_tasks.values_agree` (Jaccard >=
+cross-entropy is) and agreement is `label_table.values_agree` (Jaccard >=
 0.5).
 
 Agreement is frozen while the classifier trains, so `RegularizationPairs`
@@ -34,8 +34,8 @@ import numpy as np
 import tensorflow as tf
 
 from gam.edge_pairs import KINDS, EdgePairs
-from graph_models.graph import Graph, labelled_rows
-from graph_models.tasks.label_tasks import labels_agree
+from graph_models.graph import Graph
+from graph_models.label_table import labeled_rows, labels_agree
 from graph_models.neighbor_packing import (FEATURES, NODE_IDS, checked_nodes,
                                            label_values, labels_of,
                                            neighbor_packer, node_id_batches,
@@ -138,7 +138,7 @@ class RegularizationPairs:
       if kind == "uu":
         score = np.asarray(agreement(pairs[:, 0], pairs[:, 1]), np.float32)
       else:
-        if not labelled_rows(labels)[pairs[:, 0]].all():  # EdgePairs ensures
+        if not labeled_rows(labels)[pairs[:, 0]].all():  # EdgePairs ensures
           raise ValueError(f"{kind} pair with an unlabelled left node")
         left_labels[kind] = label_values(labels[pairs[:, 0]])
         score = (np.asarray(agreement(pairs[:, 0], pairs[:, 1]), np.float32)

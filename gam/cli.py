@@ -44,8 +44,11 @@ import tensorflow as tf
 
 from gam.protocols import PROTOCOLS, GamProtocol, gam_protocol
 from graph_models import distribution, training
+import gam_datasets
+from gam_datasets.planetoid.planetoid_dataset_builder import bundled_dir
 from graph_models.tasks import label_tasks
-from graph_models.sources import GRAPH_NAMES, TASKS, load_graph
+
+TASKS = ("single", "multilabel")
 
 # `node2vec` is an MLP over the node features and node2vec embeddings.
 NODE2VEC = "node2vec"
@@ -124,9 +127,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
       prog="gam-train", description=__doc__.split("\n", 1)[0],
       formatter_class=_HelpFormatter)
   parser.add_argument("--dataset", default="flickr_synthetic",
-                      choices=GRAPH_NAMES, help="graph to train on")
+                      choices=gam_datasets.GRAPH_NAMES,
+                      help="graph to train on")
   parser.add_argument("--data-dir", type=pathlib.Path,
                       help="directory of the ind.<name>.* Planetoid files")
+  parser.add_argument("--tfds-data-dir", type=pathlib.Path,
+                      help="where Planetoid graphs are built on first use "
+                           "(default: TFDS's, $TFDS_DATA_DIR or "
+                           "~/tensorflow_datasets)")
   parser.add_argument("--model", default="commnet", choices=MODELS,
                       help="node classifier (node2vec: an MLP over the "
                            "features and node2vec embeddings)")
@@ -288,11 +296,7 @@ def run(args: argparse.Namespace) -> dict:
   """Trains as `args` say and returns the results written to results.json."""
   # First: a multi-worker strategy must exist before any other TF operation.
   strategy = distribution.make_strategy(args.strategy, args.tpu)
-  graph = load_graph(args.dataset, _data_dir(args), seed=args.seed,
-                     cross_class_edge_fraction=args.cross_class_edges,
-                     task=args.task, num_concepts=args.num_concepts,
-                     row_normalize=(not args.gam or _protocol(
-                         args).classifier.row_normalize_features))
+  graph = _load_graph(args)
   if args.model == NODE2VEC:
     graph = _with_node2vec(graph, args)
   print(f"graph: {graph}", flush=True)
@@ -309,13 +313,24 @@ def run(args: argparse.Namespace) -> dict:
   return results
 
 
-def _data_dir(args: argparse.Namespace) -> Optional[pathlib.Path]:
-  """`--data-dir`, else the package's own copy of a Planetoid graph's files
-  where it ships one (Cora)."""
-  if args.data_dir is not None or not args.dataset.startswith("planetoid/"):
-    return args.data_dir
-  from gam_datasets.planetoid.planetoid_dataset_builder import bundled_dir  # pylint: disable=g-import-not-at-top
-  return bundled_dir(args.dataset.split("/", 1)[1])
+def _load_graph(args: argparse.Namespace):
+  """`--dataset` through `gam_datasets.load_graph`, the examples' way in.
+
+  The command line reads local files only: a Planetoid graph the package
+  does not ship (Cora it does) needs `--data-dir`.
+  """
+  name = args.dataset
+  if (name.startswith("planetoid/") and args.data_dir is None and
+      bundled_dir(name.split("/", 1)[1]) is None):
+    raise ValueError(f"{name} needs --data-dir: the directory holding the "
+                     f"ind.{name.split('/', 1)[1]}.* files")
+  row_normalize = not args.gam or _protocol(
+      args).classifier.row_normalize_features
+  return gam_datasets.load_graph(
+      name, args.tfds_data_dir, args.data_dir,
+      multilabel=args.task == "multilabel",
+      seed=args.seed, cross_class_edge_fraction=args.cross_class_edges,
+      num_concepts=args.num_concepts, row_normalize=row_normalize)
 
 
 def run_classifier(graph, args: argparse.Namespace,

@@ -19,7 +19,8 @@ import dataclasses
 
 import numpy as np
 
-from graph_models.graph import Graph, labelled_rows
+from graph_models.graph import Graph
+from graph_models.label_table import labeled_rows
 
 KINDS = ("ll", "lu", "uu")
 
@@ -52,7 +53,7 @@ class EdgePairs:
     pairs = np.unique(np.sort(np.stack([senders, receivers], axis=1), axis=1),
                       axis=0)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    known = labelled_rows(labels)
+    known = labeled_rows(labels)
     labelled = known[pairs]
     lu = pairs[labelled[:, 0] != labelled[:, 1]]
     flip = ~known[lu[:, 0]]
@@ -92,7 +93,7 @@ def left_targets(labels: np.ndarray, left: np.ndarray,
   leak this module exists to prevent.
   """
   labels = np.asarray(labels)
-  unknown = ~labelled_rows(labels)[left]
+  unknown = ~labeled_rows(labels)[left]
   if unknown.any():
     raise ValueError(
         "left node of a labelled pair has no label in the label table: "

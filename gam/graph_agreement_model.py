@@ -48,7 +48,9 @@ from gam.self_labeling import (class_shares, confidence_for_precision,
 from graph_models.distribution import (DistributedModel,
                                        reducible_across_workers)
 from graph_models.tasks import label_tasks
-from graph_models.graph import Graph, keep_labels, labelled_rows
+from graph_models.graph import Graph
+from graph_models import label_table
+from graph_models.label_table import keep_labels, labeled_rows
 from graph_models.neighbor_packing import FEATURES, NODE_IDS
 from graph_models.classifiers.node_graph_model import is_whole_graph
 from graph_models.training import (evaluation_dataset, is_full_batch,
@@ -409,7 +411,7 @@ class GraphAgreementModel(DistributedModel):
     (with the agreement term from round 1); its epochs run and kept."""
     options, graph = self.options, run.graph
     full_batch = is_full_batch(self.node_model)
-    labelled = np.flatnonzero(labelled_rows(labels))
+    labelled = np.flatnonzero(labeled_rows(labels))
     max_neighbors = options.max_neighbors if self.node_model.uses_edges else 0
     dataset = regularized_dataset(
         graph, labelled, labels, pairs, options.regularization.num_pairs,
@@ -469,7 +471,7 @@ class GraphAgreementModel(DistributedModel):
     seed = options.round_seed(round_index)
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
-    labelled = int(labelled_rows(labels).sum())
+    labelled = int(labeled_rows(labels).sum())
     if round_index == 0 or not options.warm_start:
       self._fresh(self.node_model_fn, self.node_model, run.input_shape)
       _assign(self.optimizer.variables, run.initial_optimizer,
@@ -486,14 +488,14 @@ class GraphAgreementModel(DistributedModel):
     new_ids, min_confidence = np.zeros(0, np.int64), None
     if 0 < round_index < options.max_rounds:
       new_ids, min_confidence = self._self_label(run, labels, probabilities)
-    known = new_ids[labelled_rows(graph.labels)[new_ids]]
+    known = new_ids[labeled_rows(graph.labels)[new_ids]]
     return RoundRecord(
         round=round_index, labelled=labelled, agreement=agreement,
         epochs=epochs, best_epoch=best_epoch,
         classifier_seconds=classifier_seconds, val_scores=scores["val"],
         test_scores=scores["test"], label_min_confidence=min_confidence,
         new_labels=int(new_ids.size),
-        new_label_accuracy=(float(np.mean(label_tasks.values_agree(
+        new_label_accuracy=(float(np.mean(label_table.values_agree(
             labels[known], graph.labels[known]))) if known.size else None),
         labelling_seconds=time.perf_counter() - labelling_start,
         seconds=time.perf_counter() - start)

@@ -27,8 +27,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from graph_models.graph import Graph, labelled_rows
-from graph_models.tasks.label_tasks import values_agree
+from graph_models.graph import Graph
+from graph_models.label_table import labeled_rows, values_agree
 
 
 def label_candidates(graph: Graph, labels: np.ndarray) -> np.ndarray:
@@ -37,7 +37,7 @@ def label_candidates(graph: Graph, labels: np.ndarray) -> np.ndarray:
   if labels.shape != graph.labels.shape:
     raise ValueError(f"{graph.name}: label table has shape {labels.shape}, "
                      f"expected {graph.labels.shape}")
-  return np.flatnonzero(~labelled_rows(labels) & ~graph.val_mask
+  return np.flatnonzero(~labeled_rows(labels) & ~graph.val_mask
                         & ~graph.test_mask)
 
 
@@ -45,7 +45,7 @@ def class_shares(labels: np.ndarray, num_classes: int) -> np.ndarray:
   """Each class's share of the labelled entries of `labels` (of the
   positive entries, for multi-hot tables)."""
   labels = np.asarray(labels)
-  known = labels[labelled_rows(labels)]
+  known = labels[labeled_rows(labels)]
   if known.size == 0:
     raise ValueError("no labelled node to take class shares from")
   if labels.ndim == 2:

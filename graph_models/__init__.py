@@ -19,8 +19,6 @@ from graph_models.node2vec import (Node2VecOptions, biased_random_walks,
                                    train_node2vec, with_node2vec_features)
 from graph_models.classifiers.node_classifier import NodeClassifier
 from graph_models.classifiers.node_graph_model import NodeGraphModel
-from graph_models.synthetic import generate_flickr_like
-from graph_models.synthetic_multilabel import generate_multilabel_flickr_like
 from graph_models.tasks.tag_baselines import (MostFrequentTags, NaiveBayesTags,
                                         evaluate_tag_scores)
 
@@ -29,8 +27,7 @@ __all__ = [
     "MLPNodeClassifier", "GCNNodeClassifier", "GraphConvolution",
     "GraphConvolutionalNodeClassifier", "GraphSAGENodeClassifier",
     "NeighborhoodMaxPoolingClassifier", "NeighborhoodGraphClassifier",
-    "SigmoidCrossEntropy", "generate_flickr_like",
-    "generate_multilabel_flickr_like", "Node2VecOptions",
+    "SigmoidCrossEntropy", "Node2VecOptions",
     "biased_random_walks", "train_node2vec", "with_node2vec_features",
     "neighbor_table", "packed_dataset",
     "whole_graph_dataset", "whole_graph_inputs", "PrecisionAtK", "RecallAtK",
@@ -38,3 +35,22 @@ __all__ = [
     "MissingTagTask", "make_missing_tag_task", "MostFrequentTags",
     "NaiveBayesTags", "evaluate_tag_scores",
 ]
+
+
+# The generators moved to gam_datasets (the layer that brings graphs in); the
+# old names still answer, with a warning, without graph_models importing
+# gam_datasets up front.
+_MOVED = {
+    "generate_flickr_like": "gam_datasets.synthetic",
+    "generate_multilabel_flickr_like": "gam_datasets.synthetic_multilabel",
+}
+
+
+def __getattr__(name):
+  if name not in _MOVED:
+    raise AttributeError(f"module 'graph_models' has no attribute {name!r}")
+  import importlib  # pylint: disable=g-import-not-at-top
+  import warnings  # pylint: disable=g-import-not-at-top
+  warnings.warn(f"graph_models.{name} moved to {_MOVED[name]}.{name} (also "
+                f"gam_datasets.{name})", DeprecationWarning, stacklevel=2)
+  return getattr(importlib.import_module(_MOVED[name]), name)

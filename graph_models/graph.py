@@ -20,75 +20,10 @@ from typing import Optional, Union
 import numpy as np
 import scipy.sparse as sp
 
-UNLABELED = -1
+from graph_models.errors import GraphError, format_ids
+from graph_models.label_table import UNLABELED, checked_labels, labeled_rows
 
 Features = Union[np.ndarray, sp.csr_matrix]
-
-
-class GraphError(ValueError):
-  """Raised when a graph's data is inconsistent; the message names the field."""
-
-
-def format_ids(ids: np.ndarray, limit: int = 10) -> str:
-  """`[3, 7, 9] (and 12 more)`: the first offending ids for an error message."""
-  ids = np.asarray(ids).ravel()
-  shown = ", ".join(str(int(i)) for i in ids[:limit])
-  more = f" (and {ids.size - limit} more)" if ids.size > limit else ""
-  return f"[{shown}]{more}"
-
-
-def labelled_rows(labels: np.ndarray) -> np.ndarray:
-  """Which nodes a label table labels: single-label tables hold `UNLABELED`
-  for an unlabelled node, multi-hot tables a row of `UNLABELED`."""
-  labels = np.asarray(labels)
-  if labels.ndim == 2:
-    return labels[:, 0] != UNLABELED if labels.shape[1] else np.zeros(
-        labels.shape[0], bool)
-  return labels != UNLABELED
-
-
-def keep_labels(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
-  """`labels` with every node outside the boolean mask `keep` unlabelled."""
-  labels = np.asarray(labels)
-  keep = np.asarray(keep, dtype=bool)
-  return np.where(keep[:, None] if labels.ndim == 2 else keep, labels,
-                  np.asarray(UNLABELED, labels.dtype))
-
-
-def checked_labels(labels, num_nodes: int, num_classes: int,
-                   name: str) -> np.ndarray:
-  """Validates a label table: `[nodes]` integer classes in
-  `[0, num_classes)` or `UNLABELED`, or `[nodes, num_classes]` multi-hot rows
-  of 0/1, all `UNLABELED` for an unlabelled node. Errors name the nodes."""
-  labels = np.asarray(labels)
-  if labels.shape not in ((num_nodes,), (num_nodes, num_classes)):
-    raise GraphError(
-        f"{name}: labels have shape {labels.shape} but there are "
-        f"{num_nodes} nodes (features rows); expected ({num_nodes},) class "
-        f"ids or ({num_nodes}, {num_classes}) multi-hot rows")
-  if labels.size and not (np.issubdtype(labels.dtype, np.integer)
-                          or labels.dtype == bool):
-    raise GraphError(f"{name}: labels must be integers, got dtype "
-                     f"{labels.dtype}")
-  if labels.ndim == 2:
-    labels = labels.astype(np.int8)
-    unlabelled = labels[:, :1] == UNLABELED
-    bad = np.flatnonzero(np.where(unlabelled, labels != UNLABELED,
-                                  (labels != 0) & (labels != 1)).any(axis=1))
-    if bad.size:
-      raise GraphError(
-          f"{name}: multi-hot label rows must be all 0/1, or all "
-          f"{UNLABELED} for an unlabelled node; bad rows at nodes "
-          f"{format_ids(bad)}")
-    return labels
-  labels = labels.astype(np.int64)
-  out_of_range = np.flatnonzero((labels < UNLABELED) | (labels >= num_classes))
-  if out_of_range.size:
-    raise GraphError(
-        f"{name}: labels outside [0, {num_classes}) (or "
-        f"{UNLABELED} = unlabelled) at nodes {format_ids(out_of_range)}: "
-        f"values {format_ids(labels[out_of_range])}")
-  return labels
 
 
 def _as_mask(mask: Optional[np.ndarray], n: int, field: str) -> np.ndarray:
@@ -280,7 +215,7 @@ class Graph:
 
   @property
   def labeled_mask(self) -> np.ndarray:
-    return labelled_rows(self.labels)
+    return labeled_rows(self.labels)
 
   def split_nodes(self, split: str) -> np.ndarray:
     """Node ids of `split`: 'train', 'val' or 'test'."""

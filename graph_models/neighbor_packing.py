@@ -27,7 +27,8 @@ import scipy.sparse as sp
 import tensorflow as tf
 
 from graph_models import nsl
-from graph_models.graph import Graph, labelled_rows
+from graph_models.graph import Graph
+from graph_models.label_table import labeled_rows
 
 # Whole-graph inputs keep sparse features sparse up to this share of
 # non-zero entries (Cora's bag of words: 1.3%): below it a sparse first layer
@@ -68,7 +69,7 @@ def labels_of(graph: Graph, nodes: np.ndarray,
   if labels.shape != graph.labels.shape:
     raise ValueError(f"{graph.name}: labels have shape {labels.shape}, "
                      f"expected {graph.labels.shape}")
-  missing = nodes[~labelled_rows(labels)[nodes]]
+  missing = nodes[~labeled_rows(labels)[nodes]]
   if missing.size:
     raise ValueError(f"{graph.name}: nodes without a label cannot be "
                      f"training or evaluation examples: {missing[:10].tolist()}")

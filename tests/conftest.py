@@ -2,6 +2,8 @@
 
 import os
 import pathlib
+import shutil
+import tempfile
 
 import pytest
 
@@ -13,14 +15,23 @@ CORA_DIR = pathlib.Path(os.environ.get(
 
 
 def pytest_configure(config):
-  """Under pytest-xdist each worker runs TensorFlow with one thread per op
+  """TFDS builds go to a temporary directory, never the user's
+  ~/tensorflow_datasets (TFDS reads TFDS_DATA_DIR once, when imported, so
+  it is set before any test module imports it).
+
+  Under pytest-xdist each worker runs TensorFlow with one thread per op
   pool: the workers already fill the cores, and two workers of two threads
   each fight over them."""
-  del config
+  config.tfds_data_dir = tempfile.mkdtemp(prefix="tensorflow_datasets-")
+  os.environ["TFDS_DATA_DIR"] = config.tfds_data_dir
   if os.environ.get("PYTEST_XDIST_WORKER"):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def pytest_unconfigure(config):
+  shutil.rmtree(config.tfds_data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -33,9 +44,11 @@ def cora_dir() -> pathlib.Path:
 
 @pytest.fixture(scope="session")
 def cora(cora_dir):
-  """Real Cora as a `Graph` (immutable, so one copy serves every test)."""
-  from graph_models.sources import load_graph  # pylint: disable=g-import-not-at-top
-  return load_graph("planetoid/cora", cora_dir)
+  """Real Cora as a `Graph` (immutable, so one copy serves every test), with
+  Kipf's row-normalised features; read from the files, not through TFDS
+  (`gam_datasets.load_graph` returns the same graph, as tested there)."""
+  from gam_datasets.planetoid_files import load_planetoid  # pylint: disable=g-import-not-at-top
+  return load_planetoid(cora_dir, "cora").row_normalized_features()
 
 
 @pytest.fixture(autouse=True)

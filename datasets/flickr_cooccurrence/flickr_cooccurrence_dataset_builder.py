@@ -4,7 +4,7 @@ Configs:
 
 * `synthetic_small`, `synthetic`, `synthetic_100k`, `synthetic_1m`: the
   package's deterministic Flickr-like generator
-  (`graph_models.synthetic`), no download. The two large ones are written by
+  (`gam_datasets.synthetic`), no download. The two large ones are written by
   an Apache Beam pipeline (each worker regenerates the graph from its seed
   and writes its shards of nodes).
 * `graphsaint`: the Flickr graph of GraphSAINT (Zeng et al., ICLR 2020):
@@ -38,9 +38,9 @@ from gam_datasets import graph_records
 from gam_datasets import graphsaint_files
 from gam_datasets import jaccard_graph
 from gam_datasets import tag_files
+from gam_datasets.synthetic import (SYNTHETIC_SIZES, FlickrLikeConfig,
+                                    generate_flickr_like)
 from graph_models.graph import UNLABELED, Graph
-from graph_models.sources import SYNTHETIC_SIZES
-from graph_models.synthetic import FlickrLikeConfig, generate_flickr_like
 
 SYNTHETIC = "synthetic"
 GRAPHSAINT = "graphsaint"

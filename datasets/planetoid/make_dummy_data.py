@@ -36,7 +36,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 import scipy.sparse as sp
 
-from graph_models.planetoid import NUM_VAL
+from gam_datasets.planetoid_files import NUM_VAL
 
 PathLike = Union[str, "os.PathLike[str]"]
 

@@ -1,8 +1,8 @@
 """`planetoid`: the Cora, Citeseer and Pubmed citation graphs.
 
 The graphs and the split of Yang, Cohen & Salakhutdinov (ICML 2016), as
-Kipf & Welling's GCN reads them (`graph_models.planetoid.load_planetoid`):
-papers are nodes, citations undirected edges, the features a paper's
+Kipf & Welling's GCN reads them (`planetoid_files.load_planetoid`): papers
+are nodes, citations undirected edges, the features a paper's
 bag-of-words (binary for Cora and Citeseer, TF-IDF for Pubmed) and the label
 its topic. `train` holds 20 nodes per class, `validation` the next 500 nodes,
 `test` the 1,000 nodes of `ind.<name>.test.index` and `unlabeled` every other
@@ -20,6 +20,7 @@ does when a model expects it, e.g.
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
 import tempfile
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -30,9 +31,10 @@ import tensorflow_datasets as tfds
 
 from gam_datasets import graph_records
 from graph_models.graph import Graph
-from graph_models.planetoid import (PLANETOID_FILES, PlanetoidError,
-                                    PlanetoidFilesNotFoundError,
-                                    load_planetoid)
+from gam_datasets.planetoid_files import (PLANETOID_FILES, PlanetoidError,
+                                          PlanetoidFilesNotFoundError,
+                                          load_planetoid,
+                                          planetoid_fingerprint)
 
 SOURCE_URL = "https://github.com/kimiyoung/planetoid/raw/master/data"
 SOURCE_PAGE = "https://github.com/kimiyoung/planetoid/tree/master/data"
@@ -114,6 +116,11 @@ def _manual_dir(dl_manager: tfds.download.DownloadManager
     return None
 
 
+def _read(directory: os.PathLike, name: str) -> Tuple[Graph, str]:
+  return (load_planetoid(directory, name),
+          planetoid_fingerprint(directory, name))
+
+
 class Planetoid(tfds.core.GeneratorBasedBuilder):
   """The Planetoid citation graphs, one example per node (paper)."""
 
@@ -140,11 +147,14 @@ class Planetoid(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager
                         ) -> Dict[str, Iterator[Tuple[int, dict]]]:
-    graph = self._read_graph(dl_manager)
+    graph, fingerprint = self._read_graph(dl_manager)
     self._check_sizes(graph)
+    # source_sha256 lets `gam_datasets.load_graph` see that a prepared
+    # dataset was read from other files than the ones it is given now.
     self.info.metadata.update(num_classes=graph.num_classes,
                               num_nodes=graph.num_nodes,
-                              num_edges=graph.num_edges)
+                              num_edges=graph.num_edges,
+                              source_sha256=fingerprint)
     return {split: self._generate_examples(graph, nodes)
             for split, nodes in graph_records.split_nodes(graph).items()}
 
@@ -152,9 +162,10 @@ class Planetoid(tfds.core.GeneratorBasedBuilder):
                          ) -> Iterator[Tuple[int, dict]]:
     return graph_records.node_examples(graph, nodes)
 
-  def _read_graph(self, dl_manager: tfds.download.DownloadManager) -> Graph:
+  def _read_graph(self, dl_manager: tfds.download.DownloadManager
+                  ) -> Tuple[Graph, str]:
     """The graph of the files in manual_dir, else of the bundled copy, else
-    downloaded."""
+    downloaded, and the fingerprint of those files."""
     name = self.builder_config.name
     manual_dir = _manual_dir(dl_manager)
     missing = list(planetoid_filenames(name))
@@ -162,10 +173,10 @@ class Planetoid(tfds.core.GeneratorBasedBuilder):
       missing = [filename for filename in missing
                  if not (manual_dir / filename).exists()]
       if not missing:
-        return load_planetoid(manual_dir, name)
+        return _read(manual_dir, name)
     bundled = bundled_dir(name)
     if bundled is not None:
-      return load_planetoid(bundled, name)
+      return _read(bundled, name)
     urls = planetoid_urls(name)
     try:
       downloaded = dl_manager.download(urls)
@@ -179,7 +190,7 @@ class Planetoid(tfds.core.GeneratorBasedBuilder):
       for filename, path in downloaded.items():
         epath.Path(path).copy(epath.Path(directory) / filename)
       try:
-        return load_planetoid(directory, name)
+        return _read(directory, name)
       except ValueError as error:
         error.add_note(f"The files were downloaded from {SOURCE_URL}.")
         raise

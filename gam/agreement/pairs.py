@@ -8,9 +8,9 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from graph_models.graph import (UNLABELED, Graph, GraphError, checked_labels,
-                                 keep_labels, labelled_rows)
-from graph_models.tasks.label_tasks import labels_agree
+from graph_models.graph import Graph, GraphError
+from graph_models.label_table import (UNLABELED, checked_labels, keep_labels,
+                                      labeled_rows, labels_agree)
 
 def checked_label_table(graph: Graph, labels, node_filter) -> np.ndarray:
   labels = np.asarray(labels)
@@ -50,7 +50,7 @@ class AgreementPairSampler:
 
   Edge pairs are the undirected edges (i < j, no self-loops) whose both ends
   are labelled in `labels`; the target is whether their labels agree
-  (`label_tasks.values_agree`: equal classes, or label sets of Jaccard
+  (`label_table.values_agree`: equal classes, or label sets of Jaccard
   similarity >= 0.5). A random `held_out_fraction` of the labelled nodes
   (`held_out_nodes`) is never trained on, neither in edges nor in random
   pairs; the edges touching them are `held_out`, the others `train`. With
@@ -79,7 +79,7 @@ class AgreementPairSampler:
     self.batch_size = batch_size
     self.rng = np.random.default_rng(seed)
     self._num_nodes = graph.num_nodes
-    known = labelled_rows(labels)
+    known = labeled_rows(labels)
     labelled = np.flatnonzero(known)
     if labelled.size < 2:
       raise ValueError(f"the agreement model needs at least 2 labelled nodes "

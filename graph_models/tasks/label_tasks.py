@@ -13,11 +13,8 @@ on the kind lives here:
   multiplied by `positive_weight`);
 * scores: accuracy vs per-label mAP (the headline of the tagging papers),
   per-image mAP and precision@k;
-* agreement of two labels (GAM's agreement model target): equal classes vs
-  label sets whose Jaccard similarity |A ∩ B| / |A ∪ B| is at least
-  `AGREEMENT_JACCARD` (0.5: the sets share at least half of their union, so
-  a node with one concept agrees with a node that has it plus one other but
-  not with one that has it plus two others; two empty sets agree).
+* agreement of two labels (GAM's agreement model target) lives with the
+  label table itself (`graph_models.label_table`).
 """
 
 from __future__ import annotations
@@ -33,26 +30,7 @@ import tensorflow as tf
 from graph_models.tasks import multilabel_metrics
 from graph_models.tasks.tag_baselines import MostFrequentTags, evaluate_tag_scores
 
-AGREEMENT_JACCARD = 0.5
 TOP_K = 3
-
-
-def values_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-  """Whether labels `a[i]` and `b[i]` agree: equal class ids, or label
-  sets (multi-hot rows) with Jaccard similarity >= `AGREEMENT_JACCARD`."""
-  a, b = np.asarray(a), np.asarray(b)
-  if a.ndim == 1:
-    return a == b
-  a, b = a > 0, b > 0
-  union = (a | b).sum(axis=1)
-  return (a & b).sum(axis=1) >= AGREEMENT_JACCARD * union
-
-
-def labels_agree(labels: np.ndarray, left: np.ndarray,
-                 right: np.ndarray) -> np.ndarray:
-  """Whether nodes `left[i]` and `right[i]` agree in the table `labels`."""
-  labels = np.asarray(labels)
-  return values_agree(labels[left], labels[right])
 
 
 def probabilities(logits: np.ndarray, multilabel: bool) -> np.ndarray:

@@ -6,7 +6,7 @@ keep the 2,000 most common metadata values, remove each value of each photo
 independently with probability 0.2, and ask a model that sees the remaining
 (observed) values to predict the removed ones. `make_missing_tag_task`
 builds that task from a 0/1 image x tag incidence matrix, such as
-`FlickrMetadata.image_tags` of `graph_models.synthetic`.
+`FlickrMetadata.image_tags` of `gam_datasets.synthetic`.
 
 Choices (each documented on the field or argument it concerns):
 
@@ -262,7 +262,7 @@ def make_missing_tag_task(
       `min_count` images; the message names the problem.
 
   Example:
-    >>> from graph_models.synthetic import generate_flickr_like_with_metadata
+    >>> from gam_datasets.synthetic import generate_flickr_like_with_metadata
     >>> _, meta = generate_flickr_like_with_metadata(
     ...     num_nodes=500, num_val=100, num_test=200)
     >>> task = make_missing_tag_task(meta.image_tags, seed=1)

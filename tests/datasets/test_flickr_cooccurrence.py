@@ -19,7 +19,7 @@ from gam_datasets.graphsaint_files import read_graphsaint
 from gam_datasets.jaccard_graph import jaccard_top_k
 from graph_models import training
 from graph_models.graph import UNLABELED, Graph
-from graph_models.sources import load_graph as load_source_graph
+from tests.datasets.graph_checks import assert_same_graph
 
 DUMMY_DATA = (pathlib.Path(fc.__file__).parent / "dummy_data")
 
@@ -47,17 +47,6 @@ class GraphSaintTest(tfds.testing.DatasetBuilderTestCase):
   SPLITS = {"train": 14, "validation": 10, "test": 16}
 
 
-def _same_graph(restored, expected):
-  np.testing.assert_allclose(restored.dense_features(),
-                             expected.dense_features(), rtol=1e-6)
-  assert (restored.adjacency != expected.adjacency).nnz == 0
-  np.testing.assert_array_equal(restored.labels, expected.labels)
-  for mask in ("train_mask", "val_mask", "test_mask"):
-    np.testing.assert_array_equal(getattr(restored, mask),
-                                  getattr(expected, mask))
-  assert restored.num_classes == expected.num_classes
-
-
 def test_importing_the_package_registers_the_builders():
   assert {"flickr_cooccurrence", "planetoid"} <= set(
       tfds.builder_cls(name).name
@@ -72,7 +61,8 @@ def test_synthetic_config_holds_the_generators_graph(tmp_path):
   splits = tfds.load("flickr_cooccurrence/synthetic_small",
                      data_dir=tmp_path)
   graph = graph_records.graph_from_splits(splits, num_classes=7)
-  _same_graph(graph, load_source_graph("flickr_synthetic_small"))
+  assert_same_graph(graph, gam_datasets.load_graph("flickr_synthetic_small"),
+                    rtol=1e-6)
 
 
 @pytest.mark.slow
@@ -88,13 +78,14 @@ def test_beam_and_in_memory_paths_write_the_same_graph(tmp_path):
     graphs.append(graph_records.graph_from_splits(
         {s: builder.as_dataset(split=s) for s in builder.info.splits},
         num_classes=builder.info.metadata["num_classes"]))
-  _same_graph(graphs[1], graphs[0])
+  assert_same_graph(graphs[1], graphs[0], rtol=1e-6)
 
 
 def test_graphsaint_config_reads_manual_dir_into_the_same_graph(tmp_path):
   graph = gam_datasets.load_graph("flickr_cooccurrence/graphsaint",
                                   data_dir=tmp_path, manual_dir=DUMMY_DATA)
-  _same_graph(graph, read_graphsaint(DUMMY_DATA / "graphsaint"))
+  assert_same_graph(graph, read_graphsaint(DUMMY_DATA / "graphsaint"),
+                    rtol=1e-6)
 
 
 def test_graphsaint_without_files_offline_names_the_download(tmp_path,

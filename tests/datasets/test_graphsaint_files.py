@@ -19,7 +19,7 @@ from gam_datasets.graphsaint_files import (
     MANUAL_SUBDIRECTORY, GraphSAINTFileError, GraphSAINTFilesNotFoundError,
     graphsaint_download_urls, read_graphsaint)
 from graph_models.graph import Graph
-from graph_models.safe_pickle import CorruptFileError, DataFileError
+from gam_datasets.safe_pickle import CorruptFileError, DataFileError
 
 
 @pytest.fixture

@@ -14,10 +14,12 @@ import tensorflow_datasets as tfds
 from gam_datasets import graph_records
 from gam_datasets.planetoid import planetoid_dataset_builder
 from gam_datasets.planetoid.planetoid_dataset_builder import Planetoid
-from graph_models.planetoid import (PlanetoidError,
-                                    PlanetoidFilesNotFoundError,
-                                    load_planetoid)
-from graph_models.safe_pickle import CorruptFileError
+from gam_datasets.planetoid_files import (PlanetoidError,
+                                          PlanetoidFilesNotFoundError,
+                                          load_planetoid,
+                                          planetoid_fingerprint)
+from gam_datasets.safe_pickle import CorruptFileError
+from tests.datasets.graph_checks import assert_same_graph
 
 DUMMY_DATA = pathlib.Path(planetoid_dataset_builder.__file__).parent / "dummy_data"
 CORA_FILES = planetoid_dataset_builder.planetoid_filenames("cora")
@@ -56,18 +58,7 @@ def test_cora_builds_offline_from_the_bundled_copy(tmp_path, no_bundled_copy,
   assert planetoid_dataset_builder.bundled_dir("citeseer") is None
   restored = graph_records.graph_from_splits(
       builder.as_dataset(), builder.info.metadata["num_classes"])
-  _same_graph(restored, load_planetoid(cora_dir, "cora"))
-
-
-def _same_graph(restored, expected):
-  np.testing.assert_array_equal(restored.dense_features(),
-                                expected.dense_features())
-  assert (restored.adjacency != expected.adjacency).nnz == 0
-  np.testing.assert_array_equal(restored.labels, expected.labels)
-  for mask in ("train_mask", "val_mask", "test_mask"):
-    np.testing.assert_array_equal(getattr(restored, mask),
-                                  getattr(expected, mask))
-  assert restored.num_classes == expected.num_classes
+  assert_same_graph(restored, load_planetoid(cora_dir, "cora"))
 
 
 def _offline(*args, **kwargs):
@@ -109,7 +100,7 @@ def built_cora(cora_dir, tmp_path_factory):
 def test_real_cora_round_trips_as_the_reader_loads_it(built_cora, cora_dir):
   graph, info = built_cora
   expected = load_planetoid(cora_dir, "cora")
-  _same_graph(graph, expected)
+  assert_same_graph(graph, expected)
   assert graph.num_nodes == 2708 and graph.num_edges == 10556
   assert [int(graph.split_nodes(s).size) for s in ("train", "val", "test")
           ] == [140, 500, 1000]
@@ -117,8 +108,9 @@ def test_real_cora_round_trips_as_the_reader_loads_it(built_cora, cora_dir):
           for split in graph_records.SPLITS} == {
               "train": 140, "validation": 500, "test": 1000,
               "unlabeled": 1068}
-  assert dict(info.metadata) == {"num_classes": 7, "num_nodes": 2708,
-                                 "num_edges": 10556}
+  assert dict(info.metadata) == {
+      "num_classes": 7, "num_nodes": 2708, "num_edges": 10556,
+      "source_sha256": planetoid_fingerprint(cora_dir, "cora")}
   # Raw bag-of-words counts: the builder leaves row-normalising to users.
   assert set(np.unique(graph.dense_features())) == {0.0, 1.0}
 

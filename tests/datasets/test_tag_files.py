@@ -20,7 +20,7 @@ from gam_datasets.tag_files import (MIRFLICKR_INSTRUCTIONS,
                                     TagFilesNotFoundError, TagImages,
                                     read_mirflickr, read_nus_wide)
 from graph_models.graph import format_ids
-from graph_models.safe_pickle import DataFileError
+from gam_datasets.safe_pickle import DataFileError
 
 
 def _tree(directory: pathlib.Path) -> Dict[str, bytes]:

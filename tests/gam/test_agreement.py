@@ -11,7 +11,7 @@ from gam.agreement import (AgreementModel, AgreementPairSampler,
                            AgreementTrainingOptions, agreement_probabilities,
                            balanced_accuracy, train_agreement_model)
 from graph_models.graph import UNLABELED, Graph
-from graph_models.sources import load_graph
+from gam_datasets import load_graph
 
 AGGREGATIONS = ("dist", "add", "concat")
 

@@ -12,7 +12,7 @@ from gam import cli
 from gam.protocols import gam_protocol
 from graph_models import whole_graph_inputs
 from graph_models.tasks import label_tasks
-from graph_models.sources import load_graph
+from gam_datasets import load_graph
 from tests.gam.cli_outputs import environment_without, is_png, scalars
 
 
@@ -55,7 +55,7 @@ def test_multilabel_job_scores_concept_sets(tmp_path):
           > results["most_frequent_test_precision_at_3"])
   assert is_png(out / "test_predictions.png")
   # The saved model scores what results.json says.
-  graph = load_graph("flickr_synthetic_small", task="multilabel",
+  graph = load_graph("flickr_synthetic_small", multilabel=True,
                      num_concepts=12)
   model = keras.models.load_model(out / "model.keras")
   nodes = graph.split_nodes("test")
@@ -147,7 +147,7 @@ def test_planetoid_without_data_dir_says_what_is_needed(tmp_path, capsys):
   # Cora is shipped with the package; Citeseer is not.
   assert cli.main(["--dataset", "planetoid/citeseer",
                    "--output", str(tmp_path)]) == 2
-  assert "needs data_dir" in capsys.readouterr().err
+  assert "needs --data-dir" in capsys.readouterr().err
 
 
 def test_cora_needs_no_data_dir(tmp_path):

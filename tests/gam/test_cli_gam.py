@@ -13,7 +13,7 @@ import pytest
 
 from gam import cli
 from graph_models import whole_graph_inputs
-from graph_models.sources import load_graph
+from gam_datasets import load_graph
 from tests.gam.cli_outputs import environment_without, is_png, scalars
 
 

@@ -15,7 +15,7 @@ from gam.round_history import AgreementRecord, CoTrainingHistory, RoundRecord
 from gam.graph_agreement_model import (GraphAgreementModel, _progress_line,
                                        _summary_line)
 from graph_models.graph import UNLABELED
-from graph_models.synthetic import generate_flickr_like
+from gam_datasets.synthetic import generate_flickr_like
 from graph_models.training import (build_classifier, prediction_dataset,
                                    seed_everything)
 

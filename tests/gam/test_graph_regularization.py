@@ -8,7 +8,7 @@ import tensorflow as tf
 import graph_models as gm
 from gam.graph_regularization import GraphRegularizationModel
 from graph_models import nsl, training
-from graph_models.sources import load_graph
+from gam_datasets import load_graph
 
 MAX_NEIGHBORS = 3
 

@@ -15,9 +15,9 @@ from gam.edge_pairs import EdgePairs
 from gam.graph_agreement_model import GraphAgreementModel
 from gam.self_labeling import class_shares, select_new_labels
 from gam.agreement import AgreementTrainingOptions
-from graph_models.graph import UNLABELED, keep_labels, labelled_rows
-from graph_models.tasks.label_tasks import values_agree
-from graph_models.synthetic_multilabel import generate_multilabel_flickr_like
+from graph_models.label_table import UNLABELED, keep_labels, labeled_rows
+from graph_models.label_table import values_agree
+from gam_datasets.synthetic_multilabel import generate_multilabel_flickr_like
 from graph_models.training import (build_classifier, compile_classifier,
                                    prediction_dataset, seed_everything)
 
@@ -67,7 +67,7 @@ def test_rounds_are_compared_by_label_map_and_grow_label_sets(graph, trained):
              key=lambda r: history.rounds[r].val_scores["label_map"])
   assert history.best_round == best
   labels = model.final_labels
-  new = labelled_rows(labels) & ~graph.train_mask
+  new = labeled_rows(labels) & ~graph.train_mask
   assert new.sum() == history.rounds[1].new_labels > 0
   # New labels are label sets of 0/1 with at least one class, on training
   # candidates only.
@@ -102,7 +102,7 @@ def test_label_kind_mismatch_is_refused(graph):
 def test_labelled_end_of_a_mixed_edge_is_always_on_the_left(graph):
   labels = keep_labels(graph.labels, graph.train_mask)
   pairs = EdgePairs.from_graph(graph, labels)
-  known = labelled_rows(labels)
+  known = labeled_rows(labels)
   assert len(pairs.lu) and known[pairs.lu[:, 0]].all()
   assert not known[pairs.lu[:, 1]].any()
 
@@ -137,7 +137,7 @@ def test_agreement_pairs_target_label_set_agreement(graph):
   np.testing.assert_array_equal(
       targets, values_agree(labels[left], labels[right]).astype(float))
   assert targets.mean() == pytest.approx(0.5)
-  assert labelled_rows(labels)[np.r_[left, right]].all()
+  assert labeled_rows(labels)[np.r_[left, right]].all()
 
 
 def test_self_labelling_adds_confident_label_sets():

@@ -7,7 +7,7 @@ import pytest
 
 from gam.protocols import PROTOCOLS, gam_protocol
 from graph_models.classifiers.gcn import GCNNodeClassifier
-from graph_models.sources import load_graph
+from gam_datasets import load_graph
 from graph_models.training import build_classifier
 
 
@@ -67,8 +67,9 @@ def test_a_gcn_without_bias_has_kernels_only_and_saves_it(tmp_path, cora):
 
 
 def test_raw_planetoid_features_are_the_files_binary_words(cora_dir):
-  raw = load_graph("planetoid/cora", cora_dir, row_normalize=False)
-  normalized = load_graph("planetoid/cora", cora_dir)
+  raw = load_graph("planetoid/cora", manual_dir=cora_dir)
+  normalized = load_graph("planetoid/cora", manual_dir=cora_dir,
+                          row_normalize=True)
   assert set(np.unique(raw.features.data)) == {1.0}
   np.testing.assert_allclose(
       np.asarray(normalized.features.sum(axis=1)).ravel()[:50], 1.0,

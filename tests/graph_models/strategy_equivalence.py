@@ -54,7 +54,7 @@ from gam.graph_regularization import GraphRegularizationModel
 from graph_models import nsl, training
 from graph_models.graph import Graph
 from graph_models.neighbor_packing import packed_dataset
-from graph_models.synthetic import generate_flickr_like
+from gam_datasets.synthetic import generate_flickr_like
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 SEED = 0

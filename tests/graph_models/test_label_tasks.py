@@ -1,12 +1,13 @@
-"""Multi-label graphs: label tables, agreement, loss, scores, the generator."""
+"""Multi-label graphs: label rows in a Graph, loss, scores, the generator."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from graph_models.tasks import label_tasks
-from graph_models.graph import UNLABELED, Graph, GraphError, keep_labels
-from graph_models.synthetic_multilabel import generate_multilabel_flickr_like
+from graph_models.graph import Graph, GraphError
+from graph_models.label_table import UNLABELED
+from gam_datasets.synthetic_multilabel import generate_multilabel_flickr_like
 
 
 def _graph(labels, num_classes=3, **masks):
@@ -15,7 +16,7 @@ def _graph(labels, num_classes=3, **masks):
                           num_classes, **masks)
 
 
-def test_multi_hot_labels_with_unlabelled_rows():
+def test_multi_hot_labels_with_unlabeled_rows():
   graph = _graph([[1, 0, 1], [UNLABELED] * 3, [0, 0, 0]],
                  train_mask=[True, False, False])
   assert graph.is_multilabel
@@ -42,24 +43,6 @@ def test_unlabelled_training_row_is_refused():
 def test_majority_rate_is_refused_for_multi_label():
   with pytest.raises(ValueError, match="MostFrequentTags"):
     _graph([[1, 0, 0], [0, 1, 0]]).majority_class_rate("train")
-
-
-def test_keep_labels_unlabels_whole_rows():
-  labels = np.array([[1, 0], [0, 1]], np.int8)
-  assert keep_labels(labels, [False, True]).tolist() == [[-1, -1], [0, 1]]
-  assert keep_labels(np.array([2, 3]), [True, False]).tolist() == [2, -1]
-
-
-def test_agreement_is_jaccard_at_least_one_half():
-  a = np.array([[1, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0],
-                [1, 0, 0, 0]])
-  b = np.array([[1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 0, 0], [0, 0, 0, 0],
-                [0, 1, 0, 0]])
-  # Jaccard 1/2, 1/3, 1, empty sets, 0.
-  assert label_tasks.values_agree(a, b).tolist() == [True, False, True, True,
-                                                     False]
-  assert label_tasks.values_agree(np.array([1, 2]),
-                                  np.array([1, 3])).tolist() == [True, False]
 
 
 def test_sigmoid_cross_entropy_by_hand():

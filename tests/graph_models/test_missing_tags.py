@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from graph_models.tasks import missing_tags
 from graph_models.tasks.missing_tags import (check_tag_matrix, make_missing_tag_task,
                                        select_vocabulary)
-from graph_models.synthetic import generate_flickr_like_with_metadata
+from gam_datasets.synthetic import generate_flickr_like_with_metadata
 
 # Six images, five tags. Counts per tag: t0 3, t1 4, t2 1, t3 3, t4 0.
 TAGS = np.array([[1, 1, 0, 0, 0],

@@ -5,7 +5,7 @@ import pytest
 
 from graph_models import training
 from graph_models.tasks import label_tasks
-from graph_models.synthetic_multilabel import generate_multilabel_flickr_like
+from gam_datasets.synthetic_multilabel import generate_multilabel_flickr_like
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from graph_models.classifiers.neighborhood_gcn import NeighborhoodGraphClassifie
 from graph_models.classifiers.neighborhood_pooling import (
     NeighborhoodMaxPoolingClassifier, sample_neighbors)
 from graph_models.classifiers.node_graph_model import num_packed_neighbors
-from graph_models.synthetic import generate_flickr_like
+from gam_datasets.synthetic import generate_flickr_like
 from tests.graph_models.random_graphs import random_graph
 
 MAX_DEGREE = 6  # of the fixture graph; K = MAX_DEGREE packs every neighbour

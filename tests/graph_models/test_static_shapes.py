@@ -10,7 +10,7 @@ import tensorflow as tf
 import graph_models as gm
 from gam.graph_regularization import GraphRegularizationModel
 from graph_models import nsl, training
-from graph_models.synthetic import generate_flickr_like
+from gam_datasets.synthetic import generate_flickr_like
 
 BATCH_SIZE = 16
 MAX_NEIGHBORS = 3

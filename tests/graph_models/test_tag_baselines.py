@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 from graph_models.tasks import tag_baselines
 from graph_models.tasks.missing_tags import make_missing_tag_task
-from graph_models.synthetic import generate_flickr_like_with_metadata
+from gam_datasets.synthetic import generate_flickr_like_with_metadata
 from graph_models.tasks.tag_baselines import (EXCLUDED_SCORE, MostFrequentTags,
                                         NaiveBayesTags, evaluate_tag_scores)
 

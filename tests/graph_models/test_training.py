@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from graph_models import training
-from graph_models.sources import load_graph
+from gam_datasets import load_graph
 
 
 @pytest.fixture(scope="module")

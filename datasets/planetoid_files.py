@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import operator
 import os
@@ -25,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from graph_models.graph import UNLABELED, Graph, format_ids
-from graph_models.safe_pickle import load_pickle
+from gam_datasets.safe_pickle import load_pickle
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -161,6 +162,28 @@ def _missing_files(data_dir: str, name: str) -> List[str]:
           if not os.path.isfile(os.path.join(data_dir, _file(name, suffix)))]
 
 
+def check_planetoid_dir(data_dir: PathLike, name: str) -> None:
+  """Raises unless `data_dir` holds the eight `ind.<name>.*` files.
+
+  Raises:
+    ValueError: `name` is not a plain file prefix.
+    PlanetoidFilesNotFoundError: the directory or some files are missing;
+      the message names them.
+  """
+  data_dir = os.fspath(data_dir)
+  if not name or os.sep in name or (os.altsep and os.altsep in name):
+    raise ValueError(f"dataset name must be a plain prefix such as 'cora', got "
+                     f"{name!r}")
+  if not os.path.isdir(data_dir):
+    raise PlanetoidFilesNotFoundError(
+        f"Planetoid data directory {data_dir} does not exist (expected the "
+        f"files {_file(name, '*')} in it)")
+  missing = _missing_files(data_dir, name)
+  if missing:
+    raise PlanetoidFilesNotFoundError(
+        f"{data_dir} lacks the Planetoid file(s) {', '.join(missing)}")
+
+
 def load_planetoid(data_dir: PathLike, name: str,
                    num_val: int = NUM_VAL) -> Graph:
   """Reads `ind.<name>.*` from `data_dir` into a `Graph`, as Kipf's GCN does.
@@ -187,19 +210,9 @@ def load_planetoid(data_dir: PathLike, name: str,
       not a plain data file or is damaged.
   """
   data_dir = os.fspath(data_dir)
-  if not name or os.sep in name or (os.altsep and os.altsep in name):
-    raise ValueError(f"dataset name must be a plain prefix such as 'cora', got "
-                     f"{name!r}")
-  if not os.path.isdir(data_dir):
-    raise PlanetoidFilesNotFoundError(
-        f"Planetoid data directory {data_dir} does not exist (expected the "
-        f"files {_file(name, '*')} in it)")
   if isinstance(num_val, bool) or not isinstance(num_val, int) or num_val < 0:
     raise ValueError(f"num_val must be a non-negative integer, got {num_val!r}")
-  missing = _missing_files(data_dir, name)
-  if missing:
-    raise PlanetoidFilesNotFoundError(
-        f"{data_dir} lacks the Planetoid file(s) {', '.join(missing)}")
+  check_planetoid_dir(data_dir, name)
   try:
     return _read_planetoid(data_dir, name, num_val)
   except PlanetoidError as error:
@@ -293,5 +306,16 @@ def planetoid_paths(data_dir: PathLike, name: str) -> Sequence[str]:
                for suffix in PLANETOID_FILES)
 
 
+def planetoid_fingerprint(data_dir: PathLike, name: str) -> str:
+  """SHA-256 of the eight `ind.<name>.*` files, in `PLANETOID_FILES` order:
+  tells whether a dataset prepared earlier was read from these files."""
+  digest = hashlib.sha256()
+  for path in planetoid_paths(data_dir, name):
+    with open(path, "rb") as file:
+      digest.update(hashlib.sha256(file.read()).digest())
+  return digest.hexdigest()
+
+
 __all__ = ["NUM_VAL", "PLANETOID_FILES", "PLANETOID_NAMES", "PlanetoidError",
-           "PlanetoidFilesNotFoundError", "load_planetoid", "planetoid_paths"]
+           "PlanetoidFilesNotFoundError", "check_planetoid_dir",
+           "load_planetoid", "planetoid_fingerprint", "planetoid_paths"]

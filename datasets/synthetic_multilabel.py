@@ -5,7 +5,7 @@ NUS-WIDE (81 concepts) and MIRFLICKR (24) annotate each image with a *set* of
 concepts: a scene-like one that the pixels show, and topic-like ones
 ("animals", "night", "portrait") that follow the communities an image is
 shared in. `generate_multilabel_flickr_like` adds such sets to the graphs of
-`graph_models.synthetic`:
+`gam_datasets.synthetic`:
 
 - Scene concepts: concepts `0 .. num_classes - 1` are the latent classes;
   every image has its own class's concept. The visual features tell it.
@@ -39,7 +39,7 @@ from typing import Tuple
 import numpy as np
 
 from graph_models.graph import Graph
-from graph_models.synthetic import (FlickrLikeConfig, FlickrMetadata,
+from gam_datasets.synthetic import (FlickrLikeConfig, FlickrMetadata,
                                     generate_flickr_like_with_metadata)
 
 

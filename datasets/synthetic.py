@@ -174,6 +174,16 @@ class FlickrMetadata:
   owner_class: np.ndarray
 
 
+# The named sizes `gam_datasets.load_graph` and the TFDS configs
+# `flickr_cooccurrence/synthetic*` generate (the rest: `FlickrLikeConfig`'s).
+SYNTHETIC_SIZES = {
+    "flickr_synthetic_small": dict(num_nodes=600, num_val=100, num_test=200,
+                                   num_features=32),
+    "flickr_synthetic": {},
+    "flickr_synthetic_large": dict(num_nodes=100_000, num_features=128),
+}
+
+
 def generate_flickr_like(config: FlickrLikeConfig = FlickrLikeConfig(),
                          **overrides) -> Graph:
   """Returns a Flickr-like co-occurrence graph; `overrides` replace fields.

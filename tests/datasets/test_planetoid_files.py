@@ -9,10 +9,10 @@ import pytest
 import scipy.sparse as sp
 
 from graph_models.graph import UNLABELED
-from graph_models.planetoid import (PLANETOID_FILES, PLANETOID_NAMES,
+from gam_datasets.planetoid_files import (PLANETOID_FILES, PLANETOID_NAMES,
                                     PlanetoidError, PlanetoidFilesNotFoundError,
                                     load_planetoid, planetoid_paths)
-from graph_models.safe_pickle import (CorruptFileError, UnsafePickleError,
+from gam_datasets.safe_pickle import (CorruptFileError, UnsafePickleError,
                                       load_pickle)
 
 

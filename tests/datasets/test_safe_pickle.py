@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from graph_models import safe_pickle
-from graph_models.safe_pickle import (CorruptFileError, DataFileError,
+from gam_datasets import safe_pickle
+from gam_datasets.safe_pickle import (CorruptFileError, DataFileError,
                                       UnsafePickleError, load_npy, load_npz,
                                       load_pickle, loads)
 

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from graph_models.graph import UNLABELED, Graph
-from graph_models.synthetic import (FlickrLikeConfig, FlickrMetadata,
+from gam_datasets.synthetic import (FlickrLikeConfig, FlickrMetadata,
                                     generate_flickr_like,
                                     generate_flickr_like_with_metadata)
 
@@ -258,3 +258,11 @@ def test_noise_needs_two_classes():
 def test_unknown_override():
   with pytest.raises(ValueError, match="num_images"):
     generate_flickr_like(num_images=10)
+
+
+def test_the_generators_old_graph_models_names_answer_with_a_warning():
+  import graph_models as gm  # pylint: disable=g-import-not-at-top
+  with pytest.warns(DeprecationWarning, match="moved to gam_datasets"):
+    assert gm.generate_flickr_like is generate_flickr_like
+  with pytest.raises(AttributeError, match="no attribute 'generate_nothing'"):
+    gm.generate_nothing  # pylint: disable=pointless-statement
