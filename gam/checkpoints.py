@@ -1,151 +1,180 @@
-"""Round checkpoints of the GAM co-training loop.
+"""Round checkpoints of the GAM co-training loop, on `tf.train.Checkpoint`.
 
-After every round the loop writes `<dir>/round_<r>/` holding
+After every round, `RoundCheckpoints.save` writes one TensorFlow checkpoint
+(`<dir>/round-<r>.index` and `.data-*`, listed in `<dir>/checkpoint` by
+`tf.train.CheckpointManager`) holding, by object name:
 
-* `state.npz`: arrays only (read with `allow_pickle=False`): the grown label
-  table, the classifier's, the best round's and the agreement model's
-  variables (random-seed states included) and the optimizer's variables;
-* `manifest.json`: the round, the per-round history, the best round, a
-  fingerprint of the run (graph, options, model configs) and the SHA-256 of
-  `state.npz`;
+* `node`, `agreement`, `optimizer`: the classifier, the agreement model and
+  the optimizer as they are at the end of the round;
+* `node_rng`, `agreement_rng`: their dropout seed states (Keras keeps them
+  outside the layers' tracked weights), so a resumed run draws as an
+  uninterrupted one;
+* `best_node`, `best_agreement`: the variables of the best round so far;
+* `labels`: the label table the rounds have grown;
+* `state`: JSON of the round, whether the loop has finished, the per-round
+  history and the run's fingerprint (graph, options, model configs).
 
-then points `<dir>/latest` at it. A round directory is written under a
-temporary name and renamed into place, so a run killed mid-write leaves the
-previous round as the latest. Loading checks the fingerprint (a checkpoint
-of another run is refused, naming what differs) and the checksum (a
-truncated or altered file is refused, naming the file).
+The manager writes atomically and keeps the newest `keep` rounds. Restoring
+reads `state` first and refuses a checkpoint of another run, naming what
+differs; TensorFlow's checksums refuse damaged files, and the error names
+the checkpoint.
 """
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import os
-import shutil
-import zipfile
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
+import keras
 import numpy as np
+import tensorflow as tf
 
-FORMAT_VERSION = 1
-LATEST = "latest"
-MANIFEST = "manifest.json"
-STATE = "state.npz"
+from gam.round_history import CoTrainingHistory
+
+FORMAT_VERSION = 2
+PREFIX = "round"
+_STATE_KEY = "state/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 class CheckpointError(ValueError):
   """A checkpoint is corrupt, incomplete or belongs to another run."""
 
 
-def _sha256(path: str) -> str:
-  digest = hashlib.sha256()
-  with open(path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      digest.update(block)
-  return digest.hexdigest()
+@dataclasses.dataclass
+class RoundState:
+  """Where the loop stands after a round: what a checkpoint restores."""
+  next_round: int
+  finished: bool
+  labels: np.ndarray
+  history: CoTrainingHistory
+  best_node: List[np.ndarray]
+  best_agreement: List[np.ndarray]
 
 
-def _round_name(round_index: int) -> str:
-  return f"round_{round_index:04d}"
+def latest_round(directory: os.PathLike) -> Optional[int]:
+  """The newest round checkpointed in `directory`, or None."""
+  path = tf.train.latest_checkpoint(os.fspath(directory))
+  return None if path is None else _round_of(path)
 
 
-def _write_atomically(path: str, text: str) -> None:
-  temporary = f"{path}.tmp-{os.getpid()}"
-  with open(temporary, "w") as f:
-    f.write(text)
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(temporary, path)
+def _round_of(path: str) -> int:
+  return int(path.rsplit("-", 1)[1])
 
 
-def save_checkpoint(directory: str, round_index: int, manifest: Dict[str, Any],
-                    arrays: Dict[str, np.ndarray], keep: int = 2) -> str:
-  """Writes round `round_index` and makes it the latest; returns its path.
-
-  Only the `keep` most recent rounds are kept.
-  """
-  os.makedirs(directory, exist_ok=True)
-  final = os.path.join(directory, _round_name(round_index))
-  staging = f"{final}.tmp-{os.getpid()}"
-  shutil.rmtree(staging, ignore_errors=True)
-  os.makedirs(staging)
-  state_path = os.path.join(staging, STATE)
-  with open(state_path, "wb") as f:
-    np.savez(f, **arrays)
-    f.flush()
-    os.fsync(f.fileno())
-  manifest = dict(manifest, format_version=FORMAT_VERSION, round=round_index,
-                  state_sha256=_sha256(state_path))
-  _write_atomically(os.path.join(staging, MANIFEST),
-                    json.dumps(manifest, indent=1, sort_keys=True))
-  shutil.rmtree(final, ignore_errors=True)
-  os.replace(staging, final)
-  _write_atomically(os.path.join(directory, LATEST), _round_name(round_index))
-  rounds = sorted((int(name[len("round_"):]), name)
-                  for name in os.listdir(directory)
-                  if name.startswith("round_") and name[6:].isdigit())
-  kept = {name for _, name in rounds[-keep:]} | {_round_name(round_index)}
-  for _, name in rounds:
-    if name not in kept:
-      shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
-  return final
+def _rng_variables(model: keras.Model) -> List[tf.Variable]:
+  """The model's variables outside its weights: dropout seed states."""
+  weights = {id(v) for v in model.weights}
+  return [v for v in model.variables if id(v) not in weights]
 
 
-def _differences(expected: Any, found: Any, path: str = "") -> list:
+def _copies(variables: Sequence[tf.Variable]) -> List[tf.Variable]:
+  return [tf.Variable(v.numpy(), trainable=False) for v in variables]
+
+
+def _assign(targets: Sequence[tf.Variable], values: Sequence[Any]) -> None:
+  for target, value in zip(targets, values):
+    target.assign(value)
+
+
+def differences(expected: Any, found: Any, path: str = "") -> List[str]:
+  """Where two JSON values differ, as `field: checkpoint has ..., this run
+  has ...` lines."""
   if isinstance(expected, dict) and isinstance(found, dict):
     out = []
     for key in sorted(set(expected) | set(found)):
-      out += _differences(expected.get(key), found.get(key),
-                          f"{path}.{key}" if path else key)
+      out += differences(expected.get(key), found.get(key),
+                         f"{path}.{key}" if path else key)
     return out
   return [] if expected == found else [f"{path}: checkpoint has {found!r}, "
                                        f"this run has {expected!r}"]
 
 
-def load_latest_checkpoint(directory: str, fingerprint: Dict[str, Any]
-                           ) -> Optional[Tuple[Dict[str, Any],
-                                               Dict[str, np.ndarray]]]:
-  """`(manifest, arrays)` of the latest round in `directory`, or None.
+class RoundCheckpoints:
+  """Saves and restores the GAM loop's rounds in `directory`.
 
-  Raises `CheckpointError` if the latest round is unreadable, altered, or
-  was written by a run with a different `fingerprint`.
+  Example:
+    >>> saver = RoundCheckpoints("runs/gam", node_model, agreement_model,
+    ...                          optimizer, graph.labels, fingerprint)
+    >>> state = saver.restore()  # None when there is nothing to resume
+    >>> saver.save(state)        # after every round
   """
-  latest_path = os.path.join(directory, LATEST)
-  if not os.path.exists(latest_path):
-    return None
-  with open(latest_path) as f:
-    name = f.read().strip()
-  round_dir = os.path.join(directory, name)
-  manifest_path = os.path.join(round_dir, MANIFEST)
-  state_path = os.path.join(round_dir, STATE)
-  if not name.startswith("round_") or not os.path.isfile(manifest_path):
-    raise CheckpointError(f"{latest_path} names {name!r}, which has no "
-                          f"{MANIFEST}; delete {directory} to start over")
-  try:
-    with open(manifest_path) as f:
-      manifest = json.load(f)
-  except (json.JSONDecodeError, UnicodeDecodeError) as error:
-    raise CheckpointError(f"{manifest_path} is not valid JSON ({error})") \
-        from None
-  if not isinstance(manifest, dict) or manifest.get(
-      "format_version") != FORMAT_VERSION:
-    raise CheckpointError(f"{manifest_path}: unknown checkpoint format "
-                          f"(expected format_version {FORMAT_VERSION})")
-  differences = _differences(json.loads(json.dumps(fingerprint)),
-                             manifest.get("fingerprint"))
-  if differences:
-    raise CheckpointError(
-        f"{round_dir} was written by a different run; use another "
-        f"checkpoint directory or delete it. Differences: "
-        + "; ".join(differences[:5]))
-  if not os.path.isfile(state_path):
-    raise CheckpointError(f"{state_path} is missing")
-  if _sha256(state_path) != manifest.get("state_sha256"):
-    raise CheckpointError(f"{state_path} is corrupt: its checksum does not "
-                          f"match {manifest_path}")
-  try:
-    with np.load(state_path, allow_pickle=False) as data:
-      arrays = {key: data[key] for key in data.files}
-  except (OSError, ValueError, zipfile.BadZipFile) as error:
-    raise CheckpointError(f"{state_path} cannot be read ({error})") from None
-  return manifest, arrays
+
+  def __init__(self, directory: os.PathLike, node_model: keras.Model,
+               agreement_model: keras.Model,
+               optimizer: keras.optimizers.Optimizer, labels: np.ndarray,
+               fingerprint: Dict[str, Any], keep: int = 2):
+    self._fingerprint = json.loads(json.dumps(fingerprint))
+    self._models = {"node": node_model, "agreement": agreement_model}
+    self._best = {name: _copies(model.variables)
+                  for name, model in self._models.items()}
+    self._labels = tf.Variable(np.asarray(labels, np.int64), trainable=False)
+    self._state = tf.Variable("", dtype=tf.string, trainable=False)
+    self._checkpoint = tf.train.Checkpoint(
+        node=node_model, agreement=agreement_model, optimizer=optimizer,
+        node_rng=_rng_variables(node_model),
+        agreement_rng=_rng_variables(agreement_model),
+        best_node=self._best["node"], best_agreement=self._best["agreement"],
+        labels=self._labels, state=self._state)
+    self._manager = tf.train.CheckpointManager(
+        self._checkpoint, os.fspath(directory), max_to_keep=keep,
+        checkpoint_name=PREFIX)
+
+  def save(self, state: RoundState) -> str:
+    """Writes the round before `state.next_round`; returns its path."""
+    _assign(self._best["node"], state.best_node)
+    _assign(self._best["agreement"], state.best_agreement)
+    self._labels.assign(state.labels.astype(np.int64))
+    self._state.assign(json.dumps({
+        "format_version": FORMAT_VERSION, "fingerprint": self._fingerprint,
+        "finished": state.finished, "history": state.history.to_dict()}))
+    return self._manager.save(checkpoint_number=state.next_round - 1)
+
+  def restore(self) -> Optional[RoundState]:
+    """The latest round's state, with the models and the optimizer restored;
+    None when `directory` holds no checkpoint.
+
+    Raises:
+      CheckpointError: the checkpoint is damaged, of another format, or of
+        a run with another fingerprint.
+    """
+    path = self._manager.latest_checkpoint
+    if path is None:
+      return None
+    state = self._read_state(path)
+    try:
+      self._checkpoint.read(path).assert_existing_objects_matched()
+    # A damaged file fails in TF's reader with OpError (DataLossError) or,
+    # when truncated, IndexError (as in `_read_state`); a variable the
+    # checkpoint lacks or holds in another shape with AssertionError or
+    # ValueError.
+    except (tf.errors.OpError, AssertionError, IndexError, ValueError
+            ) as error:
+      raise CheckpointError(f"{path} cannot be restored: {error}") from None
+    labels = self._labels.numpy()
+    return RoundState(
+        next_round=_round_of(path) + 1,
+        finished=bool(state["finished"]), labels=labels,
+        history=CoTrainingHistory.from_dict(state["history"]),
+        best_node=[v.numpy() for v in self._best["node"]],
+        best_agreement=[v.numpy() for v in self._best["agreement"]])
+
+  def _read_state(self, path: str) -> Dict[str, Any]:
+    """The checkpoint's JSON state, checked against this run."""
+    try:
+      raw = tf.train.load_checkpoint(path).get_tensor(_STATE_KEY)
+      state = json.loads(raw)
+    except (tf.errors.OpError, IndexError, ValueError,
+            UnicodeDecodeError) as error:
+      raise CheckpointError(f"{path} cannot be read: {error}") from None
+    if not isinstance(state, dict) or state.get(
+        "format_version") != FORMAT_VERSION:
+      raise CheckpointError(f"{path}: unknown checkpoint format (expected "
+                            f"format_version {FORMAT_VERSION})")
+    found = differences(self._fingerprint, state.get("fingerprint"))
+    if found:
+      raise CheckpointError(
+          f"{path} was written by a different run; use another checkpoint "
+          f"directory or delete it. Differences: " + "; ".join(found[:5]))
+    return state

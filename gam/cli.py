@@ -136,8 +136,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                            "(default: TFDS's, $TFDS_DATA_DIR or "
                            "~/tensorflow_datasets)")
   parser.add_argument("--model", default="commnet", choices=MODELS,
-                      help="node classifier (node2vec: an MLP over the "
-                           "features and node2vec embeddings)")
+                      help="node classifier: commnet is the Graph Nets "
+                           "CommNet of the NSL talk "
+                           "(GraphConvolutionalNodeClassifier), gcn Kipf & "
+                           "Welling's GCN (GCNNodeClassifier), node2vec an "
+                           "MLP over the features and node2vec embeddings")
   parser.add_argument("--node2vec-dimensions", type=int, default=64,
                       help="node2vec embedding size (walks of 40 steps, 10 "
                            "per node, p = q = 1)")

@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gam import checkpoints
+from gam.checkpoints import RoundCheckpoints, RoundState
 from gam.agreement import (AgreementModel, agreement_probabilities,
                            train_agreement_model)
 from gam.agreement_regularization import (GAM_KEYS, LEFT_LABELS, PAIR_WEIGHTS,
@@ -62,11 +62,11 @@ ModelFn = Callable[[], keras.Model]
 def _assign(targets: Sequence[tf.Variable], values: Sequence[Any],
             what: str) -> None:
   if len(targets) != len(values):
-    raise checkpoints.CheckpointError(
+    raise ValueError(
         f"{what}: expected {len(targets)} variables, got {len(values)}")
   for target, value in zip(targets, values):
     if tuple(target.shape) != tuple(np.shape(value)):
-      raise checkpoints.CheckpointError(
+      raise ValueError(
           f"{what}: variable {target.path} has shape {tuple(target.shape)}, "
           f"the saved value {tuple(np.shape(value))}")
     target.assign(value)
@@ -507,96 +507,58 @@ class GraphAgreementModel(DistributedModel):
     """The rounds, each checkpointed; keeps the best-validation round."""
     run = self._start_run(graph, verbose, callbacks, tensorboard_dir)
     options = self.options
-    labels = keep_labels(graph.labels, graph.train_mask)
-    history = CoTrainingHistory(
-        score_name=label_tasks.score_name(self.multilabel))
-    best: Dict[str, List[np.ndarray]] = {}
-    fingerprint = self._fingerprint(graph)
-    next_round, finished = 0, False
+    state = RoundState(
+        next_round=0, finished=False,
+        labels=keep_labels(graph.labels, graph.train_mask),
+        history=CoTrainingHistory(
+            score_name=label_tasks.score_name(self.multilabel)),
+        best_node=[], best_agreement=[])
+    saver = None
     if checkpoint_dir:
-      restored = checkpoints.load_latest_checkpoint(checkpoint_dir,
-                                                    fingerprint)
+      saver = RoundCheckpoints(checkpoint_dir, self.node_model,
+                               self.agreement_model, self.optimizer,
+                               state.labels, self._fingerprint(graph))
+      restored = saver.restore()
       if restored is not None:
-        next_round, finished, labels, best, history = self._restore(
-            restored, graph)
+        state = dataclasses.replace(
+            restored, labels=restored.labels.astype(graph.labels.dtype))
         if verbose:
-          print(f"Resuming from {checkpoint_dir}: {next_round} round(s) done"
-                + (" (finished)" if finished else ""), flush=True)
+          print(f"Resuming from {checkpoint_dir}: {state.next_round} "
+                "round(s) done" + (" (finished)" if state.finished else ""),
+                flush=True)
     round_writer = (tf.summary.create_file_writer(
         os.path.join(tensorboard_dir, "rounds")) if tensorboard_dir else None)
-    while not finished:
-      record = self._run_round(run, next_round, labels)
+    history = state.history
+    while not state.finished:
+      record = self._run_round(run, state.next_round, state.labels)
       history.rounds.append(record)
       if round_writer is not None:
         _log_round(round_writer, record)
       if (history.best_round is None or history.score(record, "val")
           > history.score(history.best, "val")):
         history.best_round = record.round
-        best = {"node": _values(self.node_model.variables),
-                "agreement": _values(self.agreement_model.variables)}
-      finished = record.round >= options.max_rounds or (
+        state.best_node = _values(self.node_model.variables)
+        state.best_agreement = _values(self.agreement_model.variables)
+      state.finished = record.round >= options.max_rounds or (
           record.round > 0
           and record.new_labels < max(options.min_new_labels, 1))
-      next_round = record.round + 1
+      state.next_round = record.round + 1
       if verbose:
         print(_progress_line(history, record, options.max_rounds), flush=True)
-      if checkpoint_dir:
-        self._save(checkpoint_dir, fingerprint, record.round, finished,
-                   labels, history, best)
+      if saver is not None:
+        saver.save(state)
 
     if round_writer is not None:
       round_writer.close()
-    _assign(self.node_model.variables, best["node"], "best round classifier")
-    _assign(self.agreement_model.variables, best["agreement"],
+    _assign(self.node_model.variables, state.best_node,
+            "best round classifier")
+    _assign(self.agreement_model.variables, state.best_agreement,
             "best round agreement model")
     self.cotraining_history = history
-    self.final_labels = labels
+    self.final_labels = state.labels
     if verbose:
       print(_summary_line(history), flush=True)
     return history
-
-  def _save(self, directory, fingerprint, round_index, finished, labels,
-            history, best) -> None:
-    arrays = {"labels": labels.astype(np.int64)}
-    groups = {"node": _values(self.node_model.variables),
-              "agreement": _values(self.agreement_model.variables),
-              "optimizer": _values(self.optimizer.variables),
-              "best_node": best["node"], "best_agreement": best["agreement"]}
-    for group, values in groups.items():
-      for i, value in enumerate(values):
-        arrays[f"{group}/{i}"] = value
-    checkpoints.save_checkpoint(directory, round_index, {
-        "fingerprint": fingerprint, "finished": finished,
-        "history": history.to_dict(),
-        "counts": {group: len(values) for group, values in groups.items()},
-    }, arrays)
-
-  def _restore(self, restored, graph: Graph):
-    """A checkpoint's round, finished flag, label table, best round's
-    variables and history; the model's variables are restored too."""
-    manifest, arrays = restored
-
-    def group(name):
-      return [arrays[f"{name}/{i}"] for i in range(manifest["counts"][name])]
-    try:
-      labels = arrays["labels"]
-      _assign(self.node_model.variables, group("node"), "classifier")
-      _assign(self.agreement_model.variables, group("agreement"),
-              "agreement model")
-      _assign(self.optimizer.variables, group("optimizer"), "optimizer")
-      best = {"node": group("best_node"),
-              "agreement": group("best_agreement")}
-      history = CoTrainingHistory.from_dict(manifest["history"])
-    except KeyError as error:
-      raise checkpoints.CheckpointError(
-          f"checkpoint of round {manifest.get('round')} lacks {error}") \
-          from None
-    if labels.shape != graph.labels.shape:
-      raise checkpoints.CheckpointError(
-          f"checkpoint label table has shape {labels.shape}, the graph's "
-          f"labels {graph.labels.shape}")
-    return manifest["round"] + 1, bool(manifest["finished"]), \
-        labels.astype(graph.labels.dtype), best, history
 
 
 def _format(value) -> str:

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from gam import cli
+from gam import checkpoints, cli
 from graph_models import whole_graph_inputs
 from gam_datasets import load_graph
 from tests.gam.cli_outputs import environment_without, is_png, scalars
@@ -81,8 +81,7 @@ def test_gam_job_writes_results_history_plot_and_model(gam_run):
   for r in rounds:
     assert "epoch_accuracy" in scalars(
         out / "tensorboard" / f"round_{r['round']}" / "train")
-  assert (out / "checkpoints" / "latest").read_text() == \
-      f"round_{len(rounds) - 1:04d}"
+  assert checkpoints.latest_round(out / "checkpoints") == len(rounds) - 1
   model = keras.models.load_model(out / "model.keras")
   graph = load_graph("flickr_synthetic_small", seed=5)
   inputs = whole_graph_inputs(graph, graph.split_nodes("test"))
@@ -97,9 +96,8 @@ def test_killed_gam_job_resumes_to_the_same_result(gam_run, tmp_path):
   command = [sys.executable, "-m", "gam", *GAM_ARGS, "--output", str(out)]
   process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-  latest = out / "checkpoints" / "latest"
   deadline = time.monotonic() + 300
-  while not (latest.exists() and latest.read_text() == "round_0001"):
+  while checkpoints.latest_round(out / "checkpoints") != 1:
     assert process.poll() is None, "the run ended before it could be killed"
     assert time.monotonic() < deadline
     time.sleep(0.02)

@@ -1,7 +1,6 @@
 """GraphAgreementModel: the co-training rounds, saving, checkpoints, resume."""
 
 import dataclasses
-import os
 
 import keras
 import numpy as np
@@ -151,8 +150,7 @@ def test_interrupted_run_resumes_to_the_same_result(graph, trained, tmp_path):
     # Round 0 and 1 finish and are checkpointed; round 2 is killed.
     interrupted.fit(graph, verbose=0, checkpoint_dir=directory,
                     callbacks=[InterruptInRound(fit_call=3)])
-  with open(os.path.join(directory, checkpoints.LATEST)) as f:
-    assert f.read() == "round_0001"
+  assert checkpoints.latest_round(directory) == 1
   resumed = make_model(graph)
   resumed_history = resumed.fit(graph, verbose=0, checkpoint_dir=directory)
   assert comparable(resumed_history) == comparable(history)
@@ -182,11 +180,11 @@ def test_corrupt_checkpoint_is_refused(graph, trained, tmp_path):
   import shutil
   directory = tmp_path / "copy"
   shutil.copytree(trained[2], directory)
-  latest = (directory / checkpoints.LATEST).read_text()
-  state = directory / latest / checkpoints.STATE
-  state.write_bytes(state.read_bytes()[:100])
+  prefix = directory / f"round-{checkpoints.latest_round(directory)}"
+  data = next(directory.glob(f"{prefix.name}.data-*"))
+  data.write_bytes(data.read_bytes()[:100])
   with pytest.raises(checkpoints.CheckpointError,
-                     match=f"{state}.*corrupt"):
+                     match=f"{prefix} cannot be"):
     make_model(graph).fit(graph, verbose=0, checkpoint_dir=str(directory))
 
 
