@@ -25,8 +25,10 @@ from typing import Dict, List, Sequence, Union
 import numpy as np
 import scipy.sparse as sp
 
+from graph_models.errors import InputError
 from graph_models.graph import UNLABELED, Graph, format_ids
-from gam_datasets.safe_pickle import load_pickle
+from gam_datasets.safe_pickle import (CorruptFileError, checked_sparse,
+                                      load_pickle)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -37,7 +39,7 @@ PLANETOID_NAMES = ("cora", "citeseer", "pubmed")
 NUM_VAL = 500
 
 
-class PlanetoidError(ValueError):
+class PlanetoidError(InputError):
   """The Planetoid files are inconsistent; the message names the file(s)."""
 
 
@@ -51,7 +53,10 @@ def _file(name: str, suffix: str) -> str:
 
 def _features(value, filename: str) -> sp.csr_matrix:
   if sp.issparse(value):
-    matrix = value.tocsr()
+    try:
+      matrix = checked_sparse(value, filename)
+    except CorruptFileError as error:
+      raise PlanetoidError(str(error)) from None
   elif isinstance(value, np.ndarray) and value.ndim == 2:
     matrix = sp.csr_matrix(value)
   else:

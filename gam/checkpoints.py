@@ -32,13 +32,14 @@ import numpy as np
 import tensorflow as tf
 
 from gam.round_history import CoTrainingHistory
+from graph_models.errors import InputError
 
 FORMAT_VERSION = 2
 PREFIX = "round"
 _STATE_KEY = "state/.ATTRIBUTES/VARIABLE_VALUE"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
   """A checkpoint is corrupt, incomplete or belongs to another run."""
 
 

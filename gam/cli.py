@@ -44,6 +44,7 @@ import tensorflow as tf
 
 from gam.protocols import PROTOCOLS, GamProtocol, gam_protocol
 from graph_models import distribution, training
+from graph_models.errors import InputError
 import gam_datasets
 from gam_datasets.planetoid.planetoid_dataset_builder import bundled_dir
 from graph_models.tasks import label_tasks
@@ -325,7 +326,7 @@ def _load_graph(args: argparse.Namespace):
   name = args.dataset
   if (name.startswith("planetoid/") and args.data_dir is None and
       bundled_dir(name.split("/", 1)[1]) is None):
-    raise ValueError(f"{name} needs --data-dir: the directory holding the "
+    raise InputError(f"{name} needs --data-dir: the directory holding the "
                      f"ind.{name.split('/', 1)[1]}.* files")
   row_normalize = not args.gam or _protocol(
       args).classifier.row_normalize_features
@@ -468,7 +469,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   args = parse_args(argv)
   try:
     run(args)
-  except (ValueError, FileNotFoundError) as error:
+  # Bad input (a graph, a data file, a checkpoint, the cluster) gets one
+  # line; any other exception is a bug and keeps its traceback.
+  except (InputError, FileNotFoundError) as error:
     print(f"gam-train: error: {error}", file=sys.stderr)
     return 2
   except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from graph_models.classifiers.commnet import GraphConvolutionalNodeClassifier
 from graph_models.classifiers.gcn import GCNNodeClassifier, GraphConvolution
+from graph_models.errors import InputError
 from graph_models.graph import UNLABELED, Graph, GraphError
 from graph_models.classifiers.graphsage import GraphSAGENodeClassifier
 from graph_models.tasks.label_tasks import SigmoidCrossEntropy
@@ -23,7 +24,8 @@ from graph_models.tasks.tag_baselines import (MostFrequentTags, NaiveBayesTags,
                                         evaluate_tag_scores)
 
 __all__ = [
-    "UNLABELED", "Graph", "GraphError", "NodeGraphModel", "NodeClassifier",
+    "UNLABELED", "Graph", "GraphError", "InputError", "NodeGraphModel",
+    "NodeClassifier",
     "MLPNodeClassifier", "GCNNodeClassifier", "GraphConvolution",
     "GraphConvolutionalNodeClassifier", "GraphSAGENodeClassifier",
     "NeighborhoodMaxPoolingClassifier", "NeighborhoodGraphClassifier",

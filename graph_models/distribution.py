@@ -30,6 +30,8 @@ import keras
 import tensorflow as tf
 from tensorflow.python.ops import control_flow_util  # pylint: disable=g-direct-tensorflow-import
 
+from graph_models.errors import InputError
+
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
 
@@ -63,6 +65,10 @@ def configure_logical_cpus(count: int) -> None:
         f"any other TensorFlow operation in the process): {error}") from error
 
 
+class StrategyError(InputError):
+  """The strategy asked for cannot be made; the message says why."""
+
+
 def make_strategy(name: str,
                   tpu_address: Optional[str] = None) -> tf.distribute.Strategy:
   """The `tf.distribute` strategy called `name`.
@@ -79,16 +85,16 @@ def make_strategy(name: str,
       own chips; only for `tpu`.
 
   Raises:
-    ValueError: for an unknown name, a missing or malformed `TF_CONFIG`, a
+    StrategyError: for an unknown name, a missing or malformed `TF_CONFIG`, a
       TPU address given for another strategy, or a TPU that cannot be
       reached or initialised.
   """
   if name not in STRATEGIES:
-    raise ValueError(f"unknown strategy {name!r}; choose one of "
-                     f"{list(STRATEGIES)}")
+    raise StrategyError(f"unknown strategy {name!r}; choose one of "
+                        f"{list(STRATEGIES)}")
   if tpu_address is not None and name != "tpu":
-    raise ValueError(f"a TPU address is only used by the tpu strategy, not "
-                     f"{name!r}")
+    raise StrategyError(f"a TPU address is only used by the tpu strategy, "
+                        f"not {name!r}")
   if name == "default":
     return tf.distribute.get_strategy()
   if name == "mirrored":
@@ -102,27 +108,28 @@ def make_strategy(name: str,
 
 
 def check_tf_config(value: Optional[str]) -> None:
-  """Raises a ValueError naming TF_CONFIG unless `value` describes a cluster
-  and this process's task in it."""
+  """Raises a `StrategyError` naming TF_CONFIG unless `value` describes a
+  cluster and this process's task in it."""
   if not value:
-    raise ValueError("the multi_worker strategy reads the cluster from the "
-                     "TF_CONFIG environment variable, which is not set")
+    raise StrategyError("the multi_worker strategy reads the cluster from "
+                        "the TF_CONFIG environment variable, which is not set")
   try:
     config: Any = json.loads(value)
   except json.JSONDecodeError as error:
-    raise ValueError(f"TF_CONFIG is not valid JSON: {error}") from None
+    raise StrategyError(f"TF_CONFIG is not valid JSON: {error}") from None
   cluster = config.get("cluster") if isinstance(config, dict) else None
   task = config.get("task") if isinstance(config, dict) else None
   if not isinstance(cluster, dict) or not cluster or not all(
       isinstance(hosts, list) and hosts for hosts in cluster.values()):
-    raise ValueError('TF_CONFIG needs a "cluster" mapping each job name to a '
-                     f'non-empty list of host:port addresses, got {value!r}')
+    raise StrategyError('TF_CONFIG needs a "cluster" mapping each job name to '
+                        'a non-empty list of host:port addresses, got '
+                        f'{value!r}')
   if (not isinstance(task, dict) or task.get("type") not in cluster
       or not isinstance(task.get("index"), int)
       or not 0 <= task["index"] < len(cluster[task["type"]])):
-    raise ValueError('TF_CONFIG needs a "task" with a "type" from its '
-                     'cluster and an "index" into that job\'s addresses, '
-                     f"got {value!r}")
+    raise StrategyError('TF_CONFIG needs a "task" with a "type" from its '
+                        'cluster and an "index" into that job\'s addresses, '
+                        f"got {value!r}")
 
 
 def _tpu_strategy(address: Optional[str]) -> tf.distribute.TPUStrategy:
@@ -133,8 +140,8 @@ def _tpu_strategy(address: Optional[str]) -> tf.distribute.TPUStrategy:
   except (ValueError, tf.errors.OpError) as error:
     reason = str(error).strip().split("\n", 1)[0]
     where = f"at {address!r}" if address else "(no --tpu address given)"
-    raise ValueError(f"no TPU could be found or initialised {where}; the tpu "
-                     f"strategy needs a TPU ({reason})") from error
+    raise StrategyError(f"no TPU could be found or initialised {where}; the "
+                        f"tpu strategy needs a TPU ({reason})") from error
   return tf.distribute.TPUStrategy(resolver)
 
 

@@ -1,9 +1,19 @@
-"""The error every graph check raises, and how it names offending nodes."""
+"""The package's errors for bad input, and how they name offending nodes.
+
+Every error the package raises because of what a user gave it (a graph, a
+data file, a checkpoint, a cluster configuration) is an `InputError`, so a
+command line can answer it with one line and leave every other exception,
+a bug of ours, its traceback.
+"""
 
 import numpy as np
 
 
-class GraphError(ValueError):
+class InputError(ValueError):
+  """The input is wrong; the message names the file, field or node."""
+
+
+class GraphError(InputError):
   """Raised when a graph's data is inconsistent; the message names the field."""
 
 

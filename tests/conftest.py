@@ -35,6 +35,12 @@ def pytest_unconfigure(config):
 
 
 @pytest.fixture(scope="session")
+def tfds_data_dir(pytestconfig) -> pathlib.Path:
+  """This process's temporary TFDS data directory (TFDS's default here)."""
+  return pathlib.Path(pytestconfig.tfds_data_dir)
+
+
+@pytest.fixture(scope="session")
 def cora_dir() -> pathlib.Path:
   """The real Planetoid Cora files (used in place, never copied)."""
   if not (CORA_DIR / "ind.cora.graph").exists():

@@ -14,9 +14,11 @@ from gam_datasets.synthetic import generate_flickr_like
 from tests.datasets.graph_checks import assert_same_graph
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-  return tmp_path_factory.mktemp("tfds")
+@pytest.fixture
+def data_dir(tfds_data_dir):
+  """TFDS's default directory, shared with the other tests that build
+  Cora, so that each test process builds it once."""
+  return tfds_data_dir
 
 
 def test_planetoid_comes_through_its_builder_as_the_reader_reads_it(
@@ -81,7 +83,8 @@ def test_options_a_graph_does_not_take_are_refused(name, options, message):
     gam_datasets.load_graph(name, **options)
 
 
-def test_gam_train_loads_planetoid_through_load_graph(tmp_path, monkeypatch):
+def test_gam_train_loads_planetoid_through_load_graph(data_dir, tmp_path,
+                                                      monkeypatch):
   calls = []
   load_graph = gam_datasets.load_graph
 
@@ -92,7 +95,7 @@ def test_gam_train_loads_planetoid_through_load_graph(tmp_path, monkeypatch):
   monkeypatch.setattr(gam_datasets, "load_graph", recording_load_graph)
   assert cli.main(["--no-gam", "--dataset", "planetoid/cora", "--model",
                    "mlp", "--epochs", "1", "--output", str(tmp_path / "run"),
-                   "--tfds-data-dir", str(tmp_path / "tfds"),
+                   "--tfds-data-dir", str(data_dir),
                    "--verbose", "0"]) == 0
   assert calls == ["planetoid/cora"]
-  assert (tmp_path / "tfds" / "planetoid" / "cora" / "1.0.0").is_dir()
+  assert (data_dir / "planetoid" / "cora" / "1.0.0").is_dir()

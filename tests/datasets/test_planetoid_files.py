@@ -297,6 +297,32 @@ def test_feature_widths_disagree(tmp_path):
     load_planetoid(directory, "tiny", num_val=2)
 
 
+def _corrupt(matrix, **fields):
+  """`matrix` with raw fields replaced, as unpickling garbage leaves it."""
+  matrix = matrix.copy()
+  vars(matrix).update(fields)
+  return matrix
+
+
+@pytest.mark.parametrize("fields, match", [
+    # A flipped high bit in one column index of Cora's tx crashed scipy.
+    (dict(indices=np.array([0, 268436764, 2])),
+     r"indices \[268436764\] at entries \[1\] are outside \[0, 3\)"),
+    (dict(indptr=np.array([0, 2, 1, 3])), "non-decreasing offsets"),
+    (dict(indices=np.array([0.0, 1.0, 2.0])), "`indices` is not a 1-D "
+                                              "integer array"),
+    (dict(_shape=(3, -1)), "shape .* is not two non-negative integers"),
+])
+def test_corrupt_sparse_features_are_refused_before_scipy_reads_them(
+    tmp_path, fields, match):
+  parts = _tiny_parts()
+  parts["tx"] = _corrupt(sp.csr_matrix(np.eye(3, dtype=np.float32)), **fields)
+  directory = _write_planetoid(tmp_path, **parts)
+  with pytest.raises(PlanetoidError, match=r"ind\.tiny\.tx: corrupt sparse "
+                                           r"matrix: .*" + match):
+    load_planetoid(directory, "tiny", num_val=2)
+
+
 @pytest.mark.parametrize("text, match", [
     ("9\n6\nabc\n", r"line 3 is 'abc'"),
     ("9\n6.5\n8\n", r"line 2 is '6\.5'"),

@@ -267,3 +267,29 @@ def test_module_exports():
   assert set(safe_pickle.__all__) >= {"load_pickle", "loads", "load_npy",
                                       "load_npz", "UnsafePickleError"}
   assert issubclass(UnsafePickleError, ValueError)
+
+
+@pytest.mark.parametrize("make", [sp.csr_matrix, sp.csc_matrix, sp.coo_matrix,
+                                  sp.lil_matrix])
+def test_checked_sparse_returns_csr_of_every_allowed_format(make):
+  dense = np.array([[0, 2, 0], [1, 0, 3]], np.float32)
+  matrix = safe_pickle.checked_sparse(make(dense), "m")
+  assert matrix.format == "csr"
+  np.testing.assert_array_equal(matrix.toarray(), dense)
+
+
+@pytest.mark.parametrize("make, fields, match", [
+    (sp.csc_matrix, dict(indices=np.array([0, 5, 1])),
+     r"indices \[5\] at entries \[1\] are outside \[0, 2\)"),
+    (sp.coo_matrix, dict(col=np.array([0, 1, 9])),
+     r"`col` values \[9\] are outside \[0, 3\)"),
+    (sp.coo_matrix, dict(row=np.array([0, 1])), "`row` and `data` differ"),
+    (sp.csr_matrix, dict(data=np.ones(2)), "one value per entry"),
+])
+def test_checked_sparse_names_corrupt_index_arrays(make, fields, match):
+  matrix = make(np.array([[0, 2, 0], [1, 0, 3]], np.float32)).copy()
+  for name, value in fields.items():
+    setattr(matrix, name, value)
+  with pytest.raises(CorruptFileError,
+                     match=r"^src: corrupt sparse matrix: .*" + match):
+    safe_pickle.checked_sparse(matrix, "src")

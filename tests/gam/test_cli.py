@@ -227,3 +227,13 @@ def test_module_entry_point_prints_help_and_starts_quietly():
                           text=True, env=env, check=True)
   assert chatty.stdout == quiet.stdout
   assert chatty.stderr.strip()  # TF's own start-up lines
+
+
+def test_a_bug_is_not_passed_off_as_bad_input(tmp_path, monkeypatch):
+  # Only the package's input errors become one-line messages; a ValueError
+  # from anywhere else keeps its traceback.
+  def broken(args):
+    raise ValueError("internal inconsistency")
+  monkeypatch.setattr(cli, "_load_graph", broken)
+  with pytest.raises(ValueError, match="internal inconsistency"):
+    cli.main(["--no-gam", "--output", str(tmp_path)])
