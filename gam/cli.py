@@ -127,128 +127,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   parser = argparse.ArgumentParser(
       prog="gam-train", description=__doc__.split("\n", 1)[0],
       formatter_class=_HelpFormatter)
-  parser.add_argument("--dataset", default="flickr_synthetic",
-                      choices=gam_datasets.GRAPH_NAMES,
-                      help="graph to train on")
-  parser.add_argument("--data-dir", type=pathlib.Path,
-                      help="directory of the ind.<name>.* Planetoid files")
-  parser.add_argument("--tfds-data-dir", type=pathlib.Path,
-                      help="where Planetoid graphs are built on first use "
-                           "(default: TFDS's, $TFDS_DATA_DIR or "
-                           "~/tensorflow_datasets)")
-  parser.add_argument("--model", default="commnet", choices=MODELS,
-                      help="node classifier: commnet is the Graph Nets "
-                           "CommNet of the NSL talk "
-                           "(GraphConvolutionalNodeClassifier), gcn Kipf & "
-                           "Welling's GCN (GCNNodeClassifier), node2vec an "
-                           "MLP over the features and node2vec embeddings")
-  parser.add_argument("--node2vec-dimensions", type=int, default=64,
-                      help="node2vec embedding size (walks of 40 steps, 10 "
-                           "per node, p = q = 1)")
-  # Options whose default depends on the model and, with GAM, the protocol
-  # say so instead of showing argparse's "(default: None)".
-  per_model = "per model and protocol, see the README"
-  parser.add_argument("--hidden", type=_positive_int,
-                      help=f"hidden width (default: {per_model})")
-  parser.add_argument("--epochs", type=_positive_int,
-                      help=f"most training epochs (default: {per_model})")
-  parser.add_argument("--learning-rate", type=float,
-                      help=f"Adam's learning rate (default: {per_model})")
-  parser.add_argument("--dropout", type=float,
-                      help=f"dropout rate (default: {per_model})")
-  parser.add_argument("--activation",
-                      help=f"hidden activation, a Keras name (default: "
-                           f"{per_model})")
-  parser.add_argument("--weight-decay", type=float,
-                      help=f"L2 weight of the first layer (default: "
-                           f"{per_model})")
-  parser.add_argument("--batch-size", type=_positive_int,
-                      help=f"labelled nodes per mini-batch step (default: "
-                           f"{per_model})")
-  parser.add_argument("--max-neighbors", type=int, default=5,
-                      help="neighbours packed per node (mini-batch models)")
-  parser.add_argument("--cross-class-edges", type=float,
-                      help="share of cross-class edges (synthetic graphs)")
-  parser.add_argument("--task", default="single", choices=TASKS,
-                      help="one class per node, or a set of concepts "
-                           "(multilabel: synthetic graphs)")
-  parser.add_argument("--num-concepts", type=int, default=24,
-                      help="concepts per image of --task multilabel")
-  parser.add_argument("--positive-weight", type=float, default=1.0,
-                      help="weight of positive entries in the multi-label "
-                           "loss (> 1 for sparse concept sets)")
-  parser.add_argument("--seed", type=int, default=0)
-  parser.add_argument("--output", type=pathlib.Path,
-                      default=pathlib.Path("runs/latest"),
-                      help="folder for results.json, model.keras and plots")
-  parser.add_argument("--strategy", default="default",
-                      choices=distribution.STRATEGIES,
-                      help="tf.distribute strategy to train under")
-  parser.add_argument("--tpu", metavar="ADDRESS",
-                      help="TPU name or grpc:// address (--strategy tpu); "
-                           "'local' for a TPU VM's own chips")
-  parser.add_argument("--static-shapes", action="store_true",
-                      help="pad the last mini-batch to --batch-size (every "
-                           "step the same shapes; on by default for tpu)")
-  parser.add_argument("--jit-compile", action="store_true",
-                      help="compile the training steps with XLA")
-  parser.add_argument("--tensorboard", type=pathlib.Path, metavar="DIR",
-                      help="write TensorBoard logs here (GAM: one run per "
-                           "round plus the rounds' record)")
-  parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
-                      help="progress output (GAM: 1 = a line per round, "
-                           "2 = also Keras progress bars)")
-  gam = parser.add_argument_group("Graph Agreement Models (with --gam)")
-  gam.add_argument("--gam", action=argparse.BooleanOptionalAction,
-                   default=True,
-                   help="train with GAM co-training rounds (--no-gam: the "
-                        "plain classifier)")
-  gam.add_argument("--protocol", default="package", choices=PROTOCOLS,
-                   help="GAM settings for the model (gam.protocols): the "
-                        "package's, or the reference code's (gcn and mlp); "
-                        "the options below override single points")
-  gam.add_argument("--rounds", type=int,
-                   help="most GAM rounds after round 0 (the plain "
-                        "classifier); it stops earlier when a round labels "
-                        f"nothing new (default: {per_model})")
-  gam.add_argument("--patience", type=_positive_int,
-                   help="epochs without better validation accuracy before "
-                        f"a round stops (default: {per_model})")
-  gam.add_argument("--steps-per-epoch", type=_positive_int,
-                   help="training steps between validations (default: "
-                        f"{per_model}; unset: 1 full-batch, one pass over "
-                        "the labels otherwise)")
-  gam.add_argument("--num-pairs", type=_positive_int,
-                   help="edge pairs of each kind (LL, LU, UU) per step "
-                        f"(default: {per_model})")
-  gam.add_argument("--reg-weight-ll", type=float, default=0.0)
-  gam.add_argument("--reg-weight-lu", type=float,
-                   help="weight of labelled-unlabelled pairs (default: "
-                        f"{per_model})")
-  gam.add_argument("--reg-weight-uu", type=float,
-                   help=f"weight of unlabelled pairs (default: {per_model})")
-  gam.add_argument("--num-samples-to-label", type=int,
-                   help=f"most new labels per round (default: {per_model})")
-  gam.add_argument("--min-confidence", type=float,
-                   help="smallest predicted probability of a new label "
-                        f"(default: {per_model})")
-  gam.add_argument("--min-label-precision", type=float,
-                   help="raise the confidence threshold each round until "
-                        "the validation predictions above it are right at "
-                        f"least this often (default: {per_model})")
-  gam.add_argument("--agreement-hidden", type=int, default=128,
-                   help="hidden width of the agreement model's encoder")
-  gam.add_argument("--agreement-steps", type=_positive_int,
-                   help="most training steps of each round's agreement "
-                        "model (default: the protocol's)")
-  gam.add_argument("--always-agree", action="store_true",
-                   help="no agreement model: weight every pair by 1 (plain "
-                        "graph regularisation over the same pairs)")
-  gam.add_argument("--warm-start", action="store_true",
-                   help="continue the classifier across rounds instead of "
-                        "re-initialising it")
-  gam.add_argument("--checkpoint-dir", type=pathlib.Path,
-                   help="round checkpoints (default: <output>/checkpoints)")
+  _data_options(parser.add_argument_group("data"))
+  _model_options(parser.add_argument_group("classifier"))
+  _run_options(parser.add_argument_group("run"))
+  _gam_options(parser.add_argument_group(
+      "Graph Agreement Models (with --gam)"))
   args = parser.parse_args(argv)
   if args.positive_weight != 1.0 and args.task != "multilabel":
     parser.error("--positive-weight is for --task multilabel")
@@ -264,6 +147,141 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   # TPUs compile every step with XLA and need the same shapes each time.
   args.static_shapes = args.static_shapes or args.strategy == "tpu"
   return args
+
+
+# Options whose default depends on the model and, with GAM, the protocol say
+# so instead of showing argparse's "(default: None)".
+PER_MODEL = "per model and protocol, see the README"
+
+
+def _data_options(data) -> None:
+  data.add_argument("--dataset", default="flickr_synthetic",
+                    choices=gam_datasets.GRAPH_NAMES,
+                    help="graph to train on")
+  data.add_argument("--data-dir", type=pathlib.Path,
+                    help="directory of the ind.<name>.* Planetoid files")
+  data.add_argument("--tfds-data-dir", type=pathlib.Path,
+                    help="where Planetoid graphs are built on first use "
+                         "(default: TFDS's, $TFDS_DATA_DIR or "
+                         "~/tensorflow_datasets)")
+  data.add_argument("--task", default="single", choices=TASKS,
+                    help="one class per node, or a set of concepts "
+                         "(multilabel: synthetic graphs)")
+  data.add_argument("--num-concepts", type=int, default=24,
+                    help="concepts per image of --task multilabel")
+  data.add_argument("--cross-class-edges", type=float,
+                    help="share of cross-class edges (synthetic graphs)")
+
+
+def _model_options(model) -> None:
+  model.add_argument("--model", default="commnet", choices=MODELS,
+                     help="node classifier: commnet is the Graph Nets "
+                          "CommNet of the NSL talk "
+                          "(GraphConvolutionalNodeClassifier), gcn Kipf & "
+                          "Welling's GCN (GCNNodeClassifier), node2vec an "
+                          "MLP over the features and node2vec embeddings")
+  model.add_argument("--node2vec-dimensions", type=int, default=64,
+                     help="node2vec embedding size (walks of 40 steps, 10 "
+                          "per node, p = q = 1)")
+  model.add_argument("--hidden", type=_positive_int,
+                     help=f"hidden width (default: {PER_MODEL})")
+  model.add_argument("--epochs", type=_positive_int,
+                     help=f"most training epochs (default: {PER_MODEL})")
+  model.add_argument("--learning-rate", type=float,
+                     help=f"Adam's learning rate (default: {PER_MODEL})")
+  model.add_argument("--dropout", type=float,
+                     help=f"dropout rate (default: {PER_MODEL})")
+  model.add_argument("--activation",
+                     help=f"hidden activation, a Keras name (default: "
+                          f"{PER_MODEL})")
+  model.add_argument("--weight-decay", type=float,
+                     help=f"L2 weight of the first layer (default: "
+                          f"{PER_MODEL})")
+  model.add_argument("--batch-size", type=_positive_int,
+                     help=f"labelled nodes per mini-batch step (default: "
+                          f"{PER_MODEL})")
+  model.add_argument("--max-neighbors", type=int, default=5,
+                     help="neighbours packed per node (mini-batch models)")
+  model.add_argument("--positive-weight", type=float, default=1.0,
+                     help="weight of positive entries in the multi-label "
+                          "loss (> 1 for sparse concept sets)")
+
+
+def _run_options(run) -> None:
+  run.add_argument("--seed", type=int, default=0)
+  run.add_argument("--output", type=pathlib.Path,
+                   default=pathlib.Path("runs/latest"),
+                   help="folder for results.json, model.keras and plots")
+  run.add_argument("--strategy", default="default",
+                   choices=distribution.STRATEGIES,
+                   help="tf.distribute strategy to train under")
+  run.add_argument("--tpu", metavar="ADDRESS",
+                   help="TPU name or grpc:// address (--strategy tpu); "
+                        "'local' for a TPU VM's own chips")
+  run.add_argument("--static-shapes", action="store_true",
+                   help="pad the last mini-batch to --batch-size (every "
+                        "step the same shapes; on by default for tpu)")
+  run.add_argument("--jit-compile", action="store_true",
+                   help="compile the training steps with XLA")
+  run.add_argument("--tensorboard", type=pathlib.Path, metavar="DIR",
+                   help="write TensorBoard logs here (GAM: one run per "
+                        "round plus the rounds' record)")
+  run.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                   help="progress output (GAM: 1 = a line per round, "
+                        "2 = also Keras progress bars)")
+
+
+def _gam_options(gam) -> None:
+  gam.add_argument("--gam", action=argparse.BooleanOptionalAction,
+                   default=True,
+                   help="train with GAM co-training rounds (--no-gam: the "
+                        "plain classifier)")
+  gam.add_argument("--protocol", default="package", choices=PROTOCOLS,
+                   help="GAM settings for the model (gam.protocols): the "
+                        "package's, or the reference code's (gcn and mlp); "
+                        "the options below override single points")
+  gam.add_argument("--rounds", type=int,
+                   help="most GAM rounds after round 0 (the plain "
+                        "classifier); it stops earlier when a round labels "
+                        f"nothing new (default: {PER_MODEL})")
+  gam.add_argument("--patience", type=_positive_int,
+                   help="epochs without better validation accuracy before "
+                        f"a round stops (default: {PER_MODEL})")
+  gam.add_argument("--steps-per-epoch", type=_positive_int,
+                   help="training steps between validations (default: "
+                        f"{PER_MODEL}; unset: 1 full-batch, one pass over "
+                        "the labels otherwise)")
+  gam.add_argument("--num-pairs", type=_positive_int,
+                   help="edge pairs of each kind (LL, LU, UU) per step "
+                        f"(default: {PER_MODEL})")
+  gam.add_argument("--reg-weight-ll", type=float, default=0.0)
+  gam.add_argument("--reg-weight-lu", type=float,
+                   help="weight of labelled-unlabelled pairs (default: "
+                        f"{PER_MODEL})")
+  gam.add_argument("--reg-weight-uu", type=float,
+                   help=f"weight of unlabelled pairs (default: {PER_MODEL})")
+  gam.add_argument("--num-samples-to-label", type=int,
+                   help=f"most new labels per round (default: {PER_MODEL})")
+  gam.add_argument("--min-confidence", type=float,
+                   help="smallest predicted probability of a new label "
+                        f"(default: {PER_MODEL})")
+  gam.add_argument("--min-label-precision", type=float,
+                   help="raise the confidence threshold each round until "
+                        "the validation predictions above it are right at "
+                        f"least this often (default: {PER_MODEL})")
+  gam.add_argument("--agreement-hidden", type=int, default=128,
+                   help="hidden width of the agreement model's encoder")
+  gam.add_argument("--agreement-steps", type=_positive_int,
+                   help="most training steps of each round's agreement "
+                        "model (default: the protocol's)")
+  gam.add_argument("--always-agree", action="store_true",
+                   help="no agreement model: weight every pair by 1 (plain "
+                        "graph regularisation over the same pairs)")
+  gam.add_argument("--warm-start", action="store_true",
+                   help="continue the classifier across rounds instead of "
+                        "re-initialising it")
+  gam.add_argument("--checkpoint-dir", type=pathlib.Path,
+                   help="round checkpoints (default: <output>/checkpoints)")
 
 
 def _classifier_name(args: argparse.Namespace) -> str:
