@@ -93,7 +93,8 @@ def differences(expected: Any, found: Any, path: str = "") -> List[str]:
 
 
 class RoundCheckpoints:
-  """Saves and restores the GAM loop's rounds in `directory`.
+  """Saves and restores the GAM loop's rounds in `directory` (saves go to
+  `write_directory` instead when one is given).
 
   Example:
     >>> saver = RoundCheckpoints("runs/gam", node_model, agreement_model,
@@ -105,7 +106,9 @@ class RoundCheckpoints:
   def __init__(self, directory: os.PathLike, node_model: keras.Model,
                agreement_model: keras.Model,
                optimizer: keras.optimizers.Optimizer, labels: np.ndarray,
-               fingerprint: Dict[str, Any], keep: int = 2):
+               fingerprint: Dict[str, Any], keep: int = 2,
+               write_directory: Optional[os.PathLike] = None):
+    self._directory = os.fspath(directory)
     self._fingerprint = json.loads(json.dumps(fingerprint))
     self._models = {"node": node_model, "agreement": agreement_model}
     self._best = {name: _copies(model.variables)
@@ -118,9 +121,11 @@ class RoundCheckpoints:
         agreement_rng=_rng_variables(agreement_model),
         best_node=self._best["node"], best_agreement=self._best["agreement"],
         labels=self._labels, state=self._state)
+    # A multi-worker run's other workers write elsewhere
+    # (`distribution.write_dir`) and restore the chief's rounds.
     self._manager = tf.train.CheckpointManager(
-        self._checkpoint, os.fspath(directory), max_to_keep=keep,
-        checkpoint_name=PREFIX)
+        self._checkpoint, os.fspath(write_directory or directory),
+        max_to_keep=keep, checkpoint_name=PREFIX)
 
   def save(self, state: RoundState) -> str:
     """Writes the round before `state.next_round`; returns its path."""
@@ -140,7 +145,7 @@ class RoundCheckpoints:
       CheckpointError: the checkpoint is damaged, of another format, or of
         a run with another fingerprint.
     """
-    path = self._manager.latest_checkpoint
+    path = tf.train.latest_checkpoint(self._directory)
     if path is None:
       return None
     state = self._read_state(path)

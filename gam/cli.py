@@ -34,19 +34,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import pathlib
+import shutil
 import sys
 import time
 from typing import Any, Dict, Optional, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from gam.protocols import PROTOCOLS, GamProtocol, gam_protocol
-from graph_models import distribution, training
-from graph_models.errors import InputError
 import gam_datasets
 from gam_datasets.planetoid.planetoid_dataset_builder import bundled_dir
+from graph_models import distribution, training
+from graph_models.errors import InputError
 from graph_models.tasks import label_tasks
 
 TASKS = ("single", "multilabel")
@@ -146,6 +149,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   _fill_defaults(args)
   # TPUs compile every step with XLA and need the same shapes each time.
   args.static_shapes = args.static_shapes or args.strategy == "tpu"
+  # Every worker of a multi-worker run resumes from the same (the chief's)
+  # checkpoints, so the default is fixed before `run` moves `output`.
+  args.checkpoint_dir = args.checkpoint_dir or args.output / "checkpoints"
   return args
 
 
@@ -322,6 +328,13 @@ def run(args: argparse.Namespace) -> dict:
   if args.model == NODE2VEC:
     graph = _with_node2vec(graph, args)
   print(f"graph: {graph}", flush=True)
+  # Only the chief keeps its results, model, plots and logs; the other
+  # workers of a multi-worker run write theirs to temporary directories.
+  chief = distribution.is_chief(strategy)
+  shared_output = args.output
+  args.output = distribution.write_dir(args.output, strategy)
+  if args.tensorboard:
+    args.tensorboard = distribution.write_dir(args.tensorboard, strategy)
   args.output.mkdir(parents=True, exist_ok=True)
   results = (run_gam if args.gam else run_classifier)(graph, args, strategy)
   results.update(strategy=args.strategy,
@@ -331,7 +344,15 @@ def run(args: argparse.Namespace) -> dict:
   if not args.gam:
     print(f"test {score} {results[f'test_{score}']:.4f}, validation "
           f"{results[f'val_{score}']:.4f}", flush=True)
-  print(f"results, model and plots in {args.output}", flush=True)
+  if args.strategy == "multi_worker":
+    print(f"final weights sha256 {results['weights_sha256']}", flush=True)
+  if chief:
+    print(f"results, model and plots in {args.output}", flush=True)
+  else:
+    for path in {args.output, args.tensorboard} - {None}:
+      shutil.rmtree(path, ignore_errors=True)
+    print(f"results, model and plots are the chief's, in {shared_output}",
+          flush=True)
   return results
 
 
@@ -387,6 +408,7 @@ def run_classifier(graph, args: argparse.Namespace,
          for key, value in scores.items()},
       **_reference_scores(graph),
       "train_seconds": result.train_seconds,
+      "weights_sha256": _weights_sha256(result.model),
       "config": _config(args),
       "training_options": dataclasses.asdict(options),
   }
@@ -424,10 +446,9 @@ def run_gam(graph, args: argparse.Namespace,
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
                   loss=(label_tasks.SigmoidCrossEntropy(args.positive_weight)
                         if graph.is_multilabel else None))
-  checkpoint_dir = args.checkpoint_dir or args.output / "checkpoints"
   start = time.perf_counter()
   history = model.fit(
-      graph, verbose=args.verbose, checkpoint_dir=str(checkpoint_dir),
+      graph, verbose=args.verbose, checkpoint_dir=str(args.checkpoint_dir),
       tensorboard_dir=str(args.tensorboard) if args.tensorboard else None)
   seconds = time.perf_counter() - start
   model.save(args.output / "model.keras")
@@ -449,6 +470,7 @@ def run_gam(graph, args: argparse.Namespace,
       "rounds": history.to_dict()["rounds"],
       **_reference_scores(graph),
       "seconds": seconds,
+      "weights_sha256": _weights_sha256(model),
       "config": _config(args),
       "cotraining_options": options.to_dict(),
   }
@@ -468,6 +490,15 @@ def _plot_test_predictions(classifier, graph, args: argparse.Namespace,
           else plots.plot_predictions)
   plot(graph.labels[nodes], logits, args.output / "test_predictions.png",
        title)
+
+
+def _weights_sha256(model) -> str:
+  """A digest of the saved model's weights: the same on every worker of a
+  multi-worker run, and what ties results.json to model.keras."""
+  digest = hashlib.sha256()
+  for weight in model.weights:
+    digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+  return digest.hexdigest()
 
 
 def _reference_scores(graph) -> dict:

@@ -26,6 +26,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import pathlib
+import shutil
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -45,6 +47,7 @@ from gam.round_history import (SPLITS, AgreementRecord, CoTrainingHistory,
                                RoundRecord)
 from gam.self_labeling import (class_shares, confidence_for_precision,
                                label_candidates, select_new_labels)
+from graph_models import distribution
 from graph_models.distribution import (DistributedModel,
                                        reducible_across_workers)
 from graph_models.tasks import label_tasks
@@ -105,7 +108,7 @@ def _values(variables: Sequence[tf.Variable]) -> List[np.ndarray]:
   return [np.array(v.numpy()) for v in variables]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class _Run:
   """What every round of one `fit(graph)` shares."""
   graph: Graph
@@ -114,7 +117,21 @@ class _Run:
   shares: Optional[np.ndarray]  # class shares of new labels, if kept
   callbacks: List[keras.callbacks.Callback]
   verbose: int  # of Keras' fit inside a round
-  tensorboard_dir: Optional[str]
+  strategy: tf.distribute.Strategy
+  tensorboard_dir: Optional[str]  # this process's (see `write_dir`)
+  worker_dirs: List[pathlib.Path] = dataclasses.field(default_factory=list)
+
+  def write_dir(self, directory: str) -> str:
+    """`directory` on the chief; a temporary one, removed at the end of the
+    run, on the other workers of a multi-worker strategy."""
+    path = distribution.write_dir(directory, self.strategy)
+    if os.fspath(path) != os.fspath(directory):
+      self.worker_dirs.append(path)
+    return os.fspath(path)
+
+  def remove_worker_files(self) -> None:
+    for path in self.worker_dirs:
+      shutil.rmtree(path, ignore_errors=True)
 
   def round_callbacks(self, round_index: int
                       ) -> List[keras.callbacks.Callback]:
@@ -365,11 +382,14 @@ class GraphAgreementModel(DistributedModel):
       if not self.optimizer.built:
         self.optimizer.build(self.node_model.trainable_variables)
     original = keep_labels(graph.labels, graph.train_mask)
-    return _Run(graph, input_shape, _values(self.optimizer.variables),
-                (class_shares(original, graph.num_classes)
-                 if self.options.keep_label_proportions else None),
-                list(callbacks or []), 1 if verbose >= 2 else 0,
-                tensorboard_dir)
+    run = _Run(graph, input_shape, _values(self.optimizer.variables),
+               (class_shares(original, graph.num_classes)
+                if self.options.keep_label_proportions else None),
+               list(callbacks or []), 1 if verbose >= 2 else 0,
+               self.distribute_strategy, None)
+    if tensorboard_dir:
+      run.tensorboard_dir = run.write_dir(tensorboard_dir)
+    return run
 
   def _regularization_pairs(self, graph: Graph, labels: np.ndarray,
                             round_seed: int
@@ -515,9 +535,10 @@ class GraphAgreementModel(DistributedModel):
         best_node=[], best_agreement=[])
     saver = None
     if checkpoint_dir:
-      saver = RoundCheckpoints(checkpoint_dir, self.node_model,
-                               self.agreement_model, self.optimizer,
-                               state.labels, self._fingerprint(graph))
+      saver = RoundCheckpoints(
+          checkpoint_dir, self.node_model, self.agreement_model,
+          self.optimizer, state.labels, self._fingerprint(graph),
+          write_directory=run.write_dir(checkpoint_dir))
       restored = saver.restore()
       if restored is not None:
         state = dataclasses.replace(
@@ -527,7 +548,8 @@ class GraphAgreementModel(DistributedModel):
                 "round(s) done" + (" (finished)" if state.finished else ""),
                 flush=True)
     round_writer = (tf.summary.create_file_writer(
-        os.path.join(tensorboard_dir, "rounds")) if tensorboard_dir else None)
+        os.path.join(run.tensorboard_dir, "rounds")) if run.tensorboard_dir
+                    else None)
     history = state.history
     while not state.finished:
       record = self._run_round(run, state.next_round, state.labels)
@@ -550,6 +572,7 @@ class GraphAgreementModel(DistributedModel):
 
     if round_writer is not None:
       round_writer.close()
+    run.remove_worker_files()
     _assign(self.node_model.variables, state.best_node,
             "best round classifier")
     _assign(self.agreement_model.variables, state.best_agreement,

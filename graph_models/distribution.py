@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
+import tempfile
 from typing import Any, Mapping, Optional
 
 import keras
@@ -174,6 +176,41 @@ def _in_multi_worker_mode() -> bool:
   # The test Keras applies before its cross-worker reduction of step logs.
   return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
           and strategy.extended._in_multi_worker_mode())  # pylint: disable=protected-access
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+  """Whether this process writes a run's files: the `chief` task, or worker
+  0 of a cluster without one; every process that is not in a cluster."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if (not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+      or resolver is None or resolver.task_type is None):
+    return True
+  return is_chief_task(resolver.task_type, resolver.task_id,
+                       resolver.cluster_spec().as_dict())
+
+
+def is_chief_task(task_type: str, task_id: int,
+                  cluster: Mapping[str, Any]) -> bool:
+  """TF's rule: the `chief` task, else worker 0 when there is no chief."""
+  if task_type == "chief":
+    return True
+  return task_type == "worker" and task_id == 0 and "chief" not in cluster
+
+
+def write_dir(directory: os.PathLike,
+              strategy: tf.distribute.Strategy) -> pathlib.Path:
+  """Where this process writes what belongs in `directory`: `directory` on
+  the chief, a new temporary directory on the other workers.
+
+  Every worker still writes (saving may run collective ops that need all
+  of them), as Keras' multi-worker guide does, but only the chief's files
+  are kept; remove the others' with `shutil.rmtree` when done.
+  """
+  if is_chief(strategy):
+    return pathlib.Path(directory)
+  resolver = strategy.cluster_resolver
+  return pathlib.Path(tempfile.mkdtemp(
+      prefix=f"{resolver.task_type}{resolver.task_id}-"))
 
 
 def reducible_across_workers(logs: Any) -> Any:

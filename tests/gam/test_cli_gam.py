@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from gam import checkpoints, cli
 from graph_models import whole_graph_inputs
 from gam_datasets import load_graph
+from tests.cluster import worker_tf_configs
 from tests.gam.cli_outputs import environment_without, is_png, scalars
 
 
@@ -134,3 +136,43 @@ def test_default_job_is_gam_with_commnet_and_gains_over_round_0(tmp_path):
   assert lines[-2].endswith(f"{100 * gain:+.1f} points")
   assert is_png(out / "gam_rounds.png")
   assert not result.stderr.strip(), result.stderr
+
+
+@pytest.mark.slow
+def test_two_workers_leave_one_set_of_files_and_the_same_weights(tmp_path):
+  out = tmp_path / "run"
+  args = ["--gam", "--dataset", "flickr_synthetic_small", "--model", "gcn",
+          "--epochs", "5", "--patience", "5", "--rounds", "1",
+          "--steps-per-epoch", "1", "--agreement-steps", "40",
+          "--num-pairs", "32", "--strategy", "multi_worker", "--output",
+          str(out), "--tensorboard", str(tmp_path / "tensorboard")]
+  workers = [subprocess.Popen(
+      [sys.executable, "-m", "gam", *args], stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True,
+      env={**os.environ, "TF_CONFIG": tf_config})
+             for tf_config in worker_tf_configs(2)]
+  digests, roles = [], []
+  try:
+    for worker in workers:
+      stdout, stderr = worker.communicate(timeout=600)
+      assert worker.returncode == 0, stderr[-5000:]
+      digests.append(re.findall(r"final weights sha256 (\w+)", stdout))
+      roles.append(stdout.strip().splitlines()[-1])
+  finally:
+    for worker in workers:
+      worker.kill()
+  assert roles == [f"results, model and plots in {out}",
+                   f"results, model and plots are the chief's, in {out}"]
+  # One set of files, the chief's (worker 0), and the same final weights
+  # on both workers.
+  assert sorted(p.name for p in out.iterdir()) == [
+      "checkpoints", "gam_history.json", "gam_rounds.png", "model.keras",
+      "results.json", "test_predictions.png"]
+  assert {p.name for p in (out / "checkpoints").iterdir()} == {
+      "checkpoint", "round-0.index", "round-0.data-00000-of-00001",
+      "round-1.index", "round-1.data-00000-of-00001"}
+  results = json.loads((out / "results.json").read_text())
+  assert results["num_replicas_in_sync"] == 2
+  assert digests == [[results["weights_sha256"]]] * 2
+  assert sorted(p.name for p in (tmp_path / "tensorboard").iterdir()) == [
+      "round_0", "round_1", "rounds"]

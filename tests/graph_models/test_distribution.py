@@ -6,7 +6,6 @@ does."""
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 
@@ -14,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from graph_models import distribution
+from tests.cluster import worker_tf_configs
 
 SCRIPT = pathlib.Path(__file__).with_name("strategy_equivalence.py")
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -58,28 +58,16 @@ def mirrored():
   return _last_json_line(result.stdout)
 
 
-def _free_ports(count: int) -> list:
-  sockets = [socket.socket() for _ in range(count)]
-  for s in sockets:
-    s.bind(("127.0.0.1", 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
-
-
 @pytest.fixture(scope="module")
 def multi_worker():
   """Each worker's JSON: two processes, one worker each, joined through
   TF_CONFIG on 127.0.0.1."""
-  cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
   workers = [
       subprocess.Popen(
           [sys.executable, str(SCRIPT), "multi_worker"], cwd=REPO_ROOT,
           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-          env=_script_env(TF_CONFIG=json.dumps({
-              "cluster": cluster, "task": {"type": "worker", "index": i}})))
-      for i in range(2)]
+          env=_script_env(TF_CONFIG=tf_config))
+      for tf_config in worker_tf_configs(2)]
   outputs = []
   try:
     for worker in workers:
@@ -199,3 +187,21 @@ def test_logical_cpus_cannot_be_changed_once_tensorflow_runs():
 def test_logical_cpu_count_must_be_positive():
   with pytest.raises(ValueError, match="count must be >= 1"):
     distribution.configure_logical_cpus(0)
+
+
+@pytest.mark.parametrize("task_type, task_id, cluster, chief", [
+    ("chief", 0, {"chief": ["a"], "worker": ["b"]}, True),
+    ("worker", 0, {"chief": ["a"], "worker": ["b"]}, False),
+    ("worker", 0, {"worker": ["a", "b"]}, True),
+    ("worker", 1, {"worker": ["a", "b"]}, False),
+    ("evaluator", 0, {"worker": ["a"], "evaluator": ["b"]}, False),
+])
+def test_the_chief_is_the_chief_task_else_worker_0(task_type, task_id,
+                                                    cluster, chief):
+  assert distribution.is_chief_task(task_type, task_id, cluster) is chief
+
+
+def test_outside_a_cluster_every_process_writes_in_place(tmp_path):
+  strategy = tf.distribute.get_strategy()
+  assert distribution.is_chief(strategy)
+  assert distribution.write_dir(tmp_path / "out", strategy) == tmp_path / "out"
