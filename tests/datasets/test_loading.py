@@ -1,5 +1,6 @@
 """`gam_datasets.load_graph`: the one way a graph comes in."""
 
+import pathlib
 import shutil
 
 import numpy as np
@@ -7,11 +8,13 @@ import pytest
 import scipy.sparse as sp
 
 import gam_datasets
-from gam import cli
 from gam_datasets.planetoid_files import (PlanetoidFilesNotFoundError,
                                           load_planetoid)
 from gam_datasets.synthetic import generate_flickr_like
 from tests.datasets.graph_checks import assert_same_graph
+
+DUMMY_DATA = (pathlib.Path(gam_datasets.__file__).parent / "planetoid" /
+              "dummy_data")
 
 
 @pytest.fixture
@@ -35,22 +38,24 @@ def test_planetoid_comes_through_its_builder_as_the_reader_reads_it(
                     rtol=1e-6)
 
 
-def test_planetoid_is_rebuilt_from_other_files_in_manual_dir(
-    data_dir, cora_dir, tmp_path):
-  # The same eight files but test.index listed backwards: the test nodes'
-  # features and labels swap places, a different (still valid) graph.
-  other = tmp_path / "cora"
-  shutil.copytree(cora_dir, other)
-  index = (other / "ind.cora.test.index").read_text().split()
-  (other / "ind.cora.test.index").write_text("\n".join(index[::-1]) + "\n")
-  first = gam_datasets.load_graph("planetoid/cora", data_dir)
-  rebuilt = gam_datasets.load_graph("planetoid/cora", data_dir,
-                                    manual_dir=other)
-  assert_same_graph(rebuilt, load_planetoid(other, "cora"))
+def test_planetoid_is_rebuilt_from_other_files_in_manual_dir(tmp_path):
+  # The builder's small real-format Citeseer files, and the same files with
+  # test.index listed backwards: the test nodes' features and labels swap
+  # places, a different (still valid) graph.
+  first_dir, other_dir = tmp_path / "first", tmp_path / "other"
+  shutil.copytree(DUMMY_DATA, first_dir)
+  shutil.copytree(DUMMY_DATA, other_dir)
+  index_file = other_dir / "ind.citeseer.test.index"
+  index = index_file.read_text().split()
+  index_file.write_text("\n".join(index[::-1]) + "\n")
+  data_dir = tmp_path / "tfds"
+  first = gam_datasets.load_graph("planetoid/citeseer", data_dir,
+                                  manual_dir=first_dir)
+  assert_same_graph(first, load_planetoid(first_dir, "citeseer"))
+  rebuilt = gam_datasets.load_graph("planetoid/citeseer", data_dir,
+                                    manual_dir=other_dir)
+  assert_same_graph(rebuilt, load_planetoid(other_dir, "citeseer"))
   assert not np.array_equal(rebuilt.labels, first.labels)
-  # And back: the package's files again give the package's graph.
-  assert_same_graph(gam_datasets.load_graph("planetoid/cora", data_dir),
-                    first)
 
 
 def test_manual_dir_without_the_files_names_them(data_dir, tmp_path):
@@ -81,21 +86,3 @@ def test_generated_graphs_take_the_generators_options():
 def test_options_a_graph_does_not_take_are_refused(name, options, message):
   with pytest.raises(ValueError, match=message):
     gam_datasets.load_graph(name, **options)
-
-
-def test_gam_train_loads_planetoid_through_load_graph(data_dir, tmp_path,
-                                                      monkeypatch):
-  calls = []
-  load_graph = gam_datasets.load_graph
-
-  def recording_load_graph(name, *args, **kwargs):
-    calls.append(name)
-    return load_graph(name, *args, **kwargs)
-
-  monkeypatch.setattr(gam_datasets, "load_graph", recording_load_graph)
-  assert cli.main(["--no-gam", "--dataset", "planetoid/cora", "--model",
-                   "mlp", "--epochs", "1", "--output", str(tmp_path / "run"),
-                   "--tfds-data-dir", str(data_dir),
-                   "--verbose", "0"]) == 0
-  assert calls == ["planetoid/cora"]
-  assert (data_dir / "planetoid" / "cora" / "1.0.0").is_dir()

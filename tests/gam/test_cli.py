@@ -12,6 +12,7 @@ from gam import cli
 from gam.protocols import gam_protocol
 from graph_models import whole_graph_inputs
 from graph_models.tasks import label_tasks
+import gam_datasets
 from gam_datasets import load_graph
 from tests.gam.cli_outputs import environment_without, is_png, scalars
 
@@ -150,11 +151,23 @@ def test_planetoid_without_data_dir_says_what_is_needed(tmp_path, capsys):
   assert "needs --data-dir" in capsys.readouterr().err
 
 
-def test_cora_needs_no_data_dir(tmp_path):
+def test_cora_needs_no_data_dir_and_comes_through_load_graph(
+    tmp_path, tfds_data_dir, monkeypatch):
+  calls = []
+  load_graph = gam_datasets.load_graph
+
+  def recording_load_graph(name, *args, **kwargs):
+    calls.append(name)
+    return load_graph(name, *args, **kwargs)
+
+  monkeypatch.setattr(gam_datasets, "load_graph", recording_load_graph)
   out = tmp_path / "run"
   assert cli.main(["--no-gam", "--dataset", "planetoid/cora", "--model",
                    "gcn", "--epochs", "40", "--output", str(out),
                    "--verbose", "0"]) == 0
+  # The examples' way in, through the planetoid TFDS builder.
+  assert calls == ["planetoid/cora"]
+  assert (tfds_data_dir / "planetoid" / "cora" / "1.0.0").is_dir()
   results = json.loads((out / "results.json").read_text())
   assert results["dataset"] == "planetoid/cora"
   # The real files: 2,708 papers, the majority class 0.319 of the test
