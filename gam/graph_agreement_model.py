@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
 import pathlib
 import shutil
@@ -60,6 +61,7 @@ from graph_models.training import (evaluation_dataset, is_full_batch,
                                    prediction_dataset, takes_sparse_features)
 
 ModelFn = Callable[[], keras.Model]
+_LOGGER = logging.getLogger("gam")
 
 
 def _assign(targets: Sequence[tf.Variable], values: Sequence[Any],
@@ -544,9 +546,8 @@ class GraphAgreementModel(DistributedModel):
         state = dataclasses.replace(
             restored, labels=restored.labels.astype(graph.labels.dtype))
         if verbose:
-          print(f"Resuming from {checkpoint_dir}: {state.next_round} "
-                "round(s) done" + (" (finished)" if state.finished else ""),
-                flush=True)
+          _report(f"Resuming from {checkpoint_dir}: {state.next_round} "
+                  "round(s) done" + (" (finished)" if state.finished else ""))
     round_writer = (tf.summary.create_file_writer(
         os.path.join(run.tensorboard_dir, "rounds")) if run.tensorboard_dir
                     else None)
@@ -566,7 +567,7 @@ class GraphAgreementModel(DistributedModel):
           and record.new_labels < max(options.min_new_labels, 1))
       state.next_round = record.round + 1
       if verbose:
-        print(_progress_line(history, record, options.max_rounds), flush=True)
+        _report(_progress_line(history, record, options.max_rounds))
       if saver is not None:
         saver.save(state)
 
@@ -580,8 +581,18 @@ class GraphAgreementModel(DistributedModel):
     self.cotraining_history = history
     self.final_labels = state.labels
     if verbose:
-      print(_summary_line(history), flush=True)
+      _report(_summary_line(history))
     return history
+
+
+def _report(message: str) -> None:
+  """A progress line, where Keras writes its own: to stdout, or to the
+  `gam` logger once `keras.config.disable_interactive_logging()` routes
+  Keras' output to logging (as on servers and in log collectors)."""
+  if keras.config.is_interactive_logging_enabled():
+    print(message, flush=True)
+  else:
+    _LOGGER.info(message)
 
 
 def _format(value) -> str:

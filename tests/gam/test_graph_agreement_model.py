@@ -1,6 +1,7 @@
 """GraphAgreementModel: the co-training rounds, saving, checkpoints, resume."""
 
 import dataclasses
+import logging
 
 import keras
 import numpy as np
@@ -166,6 +167,22 @@ def test_finished_run_restores_without_training(graph, trained):
   assert comparable(again_history) == comparable(history)
   np.testing.assert_array_equal(predictions(again, graph),
                                 predictions(model, graph))
+
+
+def test_progress_goes_to_the_gam_logger_where_keras_logs_there(
+    graph, trained, caplog, capsys):
+  directory = trained[2]
+  keras.config.disable_interactive_logging()
+  try:
+    with caplog.at_level(logging.INFO, logger="gam"):
+      make_model(graph).fit(graph, verbose=1, checkpoint_dir=directory)
+  finally:
+    keras.config.enable_interactive_logging()
+  assert capsys.readouterr().out == ""
+  messages = [r.getMessage() for r in caplog.records if r.name == "gam"]
+  assert messages[0] == (f"Resuming from {directory}: 3 round(s) done "
+                         "(finished)")
+  assert messages[-1].startswith("GAM: round ")
 
 
 def test_checkpoint_of_another_run_is_refused(graph, trained):
