@@ -62,6 +62,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from graph_models.graph import Graph
+from graph_models.sorted_search import search_sorted
 
 # Shape of the metadata (see the module docstring); the affinities are the
 # chance that an image's tag / group / owner comes from its own class, below 1
@@ -385,15 +386,8 @@ def _take(rng: np.random.Generator, keys: np.ndarray, count: int) -> np.ndarray:
 
 
 def _search(cdf: np.ndarray, needles: np.ndarray) -> np.ndarray:
-  """`searchsorted(cdf, needles, side="right")`, clipped to valid indices.
-
-  Searching the needles in sorted order is several times faster on large
-  CDFs (numpy narrows each search using the previous one).
-  """
-  order = np.argsort(needles)
-  picks = np.empty(needles.size, dtype=np.int64)
-  picks[order] = np.searchsorted(cdf, needles[order], side="right")
-  return np.minimum(picks, cdf.size - 1)
+  """`searchsorted(cdf, needles, side="right")`, clipped to valid indices."""
+  return np.minimum(search_sorted(cdf, needles, side="right"), cdf.size - 1)
 
 
 def _draw(rng: np.random.Generator, cdf: np.ndarray, size: int,

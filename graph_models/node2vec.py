@@ -45,6 +45,7 @@ import scipy.sparse as sp
 import tensorflow as tf
 
 from graph_models.graph import Graph, format_ids
+from graph_models.sorted_search import search_sorted
 
 MODES = ("features", "node2vec", "both")
 
@@ -144,16 +145,6 @@ def walk_adjacency(graph: Graph) -> sp.csr_matrix:
   return matrix
 
 
-def _search(haystack: np.ndarray, needles: np.ndarray,
-            side: str = "left") -> np.ndarray:
-  """`np.searchsorted`, several times faster for many needles: numpy narrows
-  each search by the previous one when the needles come in order."""
-  order = np.argsort(needles, kind="stable")
-  found = np.empty(needles.size, dtype=np.int64)
-  found[order] = np.searchsorted(haystack, needles[order], side=side)
-  return found
-
-
 class _Walker:
   """Per-row CDFs and edge lookups of a symmetric CSR matrix."""
 
@@ -181,14 +172,14 @@ class _Walker:
             ) -> Tuple[np.ndarray, np.ndarray]:
     """Edge positions of (rows, cols) and whether each edge exists."""
     keys = rows * self.n + cols
-    positions = np.minimum(_search(self.keys, keys),
+    positions = np.minimum(search_sorted(self.keys, keys),
                            self.keys.size - 1)
     return positions, self.keys[positions] == keys
 
   def _pick(self, start: np.ndarray, end: np.ndarray,
             offset: np.ndarray) -> np.ndarray:
     """Edge positions at cumulative weight `offset` into rows [start, end)."""
-    found = _search(self.cdf, self.cdf[start] + offset, side="right") - 1
+    found = search_sorted(self.cdf, self.cdf[start] + offset, side="right") - 1
     return np.clip(found, start, end - 1)
 
   def first_step(self, v: np.ndarray) -> np.ndarray:
