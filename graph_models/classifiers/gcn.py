@@ -164,8 +164,8 @@ class GCNNodeClassifier(NodeClassifier):
     >>> model = GCNNodeClassifier(num_classes=7)
     >>> model.compile(keras.optimizers.Adam(0.01), keras.losses.
     ...     SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    >>> model.fit(whole_graph_dataset(graph, graph.split_nodes("train")),
-    ...           epochs=200)
+    >>> model.fit(whole_graph_dataset(graph, graph.split_nodes("train"),
+    ...                               sparse_features=True), epochs=200)
   """
 
   accepts_sparse_features = True
