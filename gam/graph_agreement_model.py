@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 import os
 import pathlib
 import shutil
@@ -44,6 +43,7 @@ from gam.agreement_regularization import (GAM_KEYS, LEFT_LABELS, PAIR_WEIGHTS,
                                           agreement_regularization_loss,
                                           regularized_dataset)
 from gam.cotraining import CoTrainingOptions
+from gam import reporting
 from gam.round_history import (SPLITS, AgreementRecord, CoTrainingHistory,
                                RoundRecord)
 from gam.self_labeling import (class_shares, confidence_for_precision,
@@ -61,7 +61,6 @@ from graph_models.training import (evaluation_dataset, is_full_batch,
                                    prediction_dataset, takes_sparse_features)
 
 ModelFn = Callable[[], keras.Model]
-_LOGGER = logging.getLogger("gam")
 
 
 def _assign(targets: Sequence[tf.Variable], values: Sequence[Any],
@@ -82,17 +81,6 @@ def _architecture(model: keras.Model) -> Dict[str, Any]:
   config = {k: v for k, v in model.get_config().items()
             if k not in ("name", "trainable", "dtype")}
   return {"class": type(model).__name__, "config": config}
-
-
-def _log_round(writer, record: RoundRecord) -> None:
-  """Writes a round's numbers at its step; flushed at once, so that an
-  interrupted run keeps the rounds its checkpoints keep."""
-  with writer.as_default(step=record.round):
-    for key, value in record.to_dict().items():
-      if value is not None and (key.startswith(("val_", "test_")) or key in (
-          "agreement_accuracy", "labelled", "new_label_accuracy", "seconds")):
-        tf.summary.scalar(key, float(value))
-  writer.flush()
 
 
 def _split_targets(inputs: Dict[str, tf.Tensor], count: tf.Tensor):
@@ -546,8 +534,9 @@ class GraphAgreementModel(DistributedModel):
         state = dataclasses.replace(
             restored, labels=restored.labels.astype(graph.labels.dtype))
         if verbose:
-          _report(f"Resuming from {checkpoint_dir}: {state.next_round} "
-                  "round(s) done" + (" (finished)" if state.finished else ""))
+          reporting.report(
+              f"Resuming from {checkpoint_dir}: {state.next_round} round(s) "
+              "done" + (" (finished)" if state.finished else ""))
     round_writer = (tf.summary.create_file_writer(
         os.path.join(run.tensorboard_dir, "rounds")) if run.tensorboard_dir
                     else None)
@@ -556,7 +545,7 @@ class GraphAgreementModel(DistributedModel):
       record = self._run_round(run, state.next_round, state.labels)
       history.rounds.append(record)
       if round_writer is not None:
-        _log_round(round_writer, record)
+        reporting.log_round(round_writer, record)
       if (history.best_round is None or history.score(record, "val")
           > history.score(history.best, "val")):
         history.best_round = record.round
@@ -567,7 +556,8 @@ class GraphAgreementModel(DistributedModel):
           and record.new_labels < max(options.min_new_labels, 1))
       state.next_round = record.round + 1
       if verbose:
-        _report(_progress_line(history, record, options.max_rounds))
+        reporting.report(
+            reporting.progress_line(history, record, options.max_rounds))
       if saver is not None:
         saver.save(state)
 
@@ -581,88 +571,5 @@ class GraphAgreementModel(DistributedModel):
     self.cotraining_history = history
     self.final_labels = state.labels
     if verbose:
-      _report(_summary_line(history))
+      reporting.report(reporting.summary_line(history))
     return history
-
-
-def _report(message: str) -> None:
-  """A progress line, where Keras writes its own: to stdout, or to the
-  `gam` logger once `keras.config.disable_interactive_logging()` routes
-  Keras' output to logging (as on servers and in log collectors)."""
-  if keras.config.is_interactive_logging_enabled():
-    print(message, flush=True)
-  else:
-    _LOGGER.info(message)
-
-
-def _format(value) -> str:
-  return "n/a" if value is None else f"{value:.4f}"
-
-
-def _summary_line(history: CoTrainingHistory) -> str:
-  """Round 0 against the round validation chose, and the gain."""
-  score = history.score_name
-  first, chosen = history.rounds[0], history.best
-  first_test, chosen_test = (history.score(first, "test"),
-                             history.score(chosen, "test"))
-  line = (f"GAM: round {history.best_round} of {len(history.rounds) - 1} "
-          f"chosen by val {score} ({_format(history.score(chosen, 'val'))}):"
-          f" test {score} {_format(chosen_test)} vs {_format(first_test)} at "
-          "round 0 (the plain classifier)")
-  if chosen_test is not None and first_test is not None:
-    line += f", {100 * (chosen_test - first_test):+.1f} points"
-  return line + _agreement_note(history.rounds[1:])
-
-
-# Balanced accuracy up to which the agreement model counts as no better than
-# chance (0.5) on the few held-out edges a round usually has.
-CHANCE_BALANCED_ACCURACY = 0.55
-
-
-def _agreement_note(rounds: Sequence[RoundRecord]) -> str:
-  """Why GAM may not have helped: an agreement model that could not be
-  measured, or that was no better than chance, in every GAM round."""
-  if not rounds or any(r.agreement is None for r in rounds):
-    return ""  # no agreement model (always_agree)
-  measured = [r.agreement.balanced_accuracy for r in rounds
-              if r.agreement.balanced_accuracy is not None]
-  if not measured:
-    return ("; no labelled edge touched a held-out node, so the agreement "
-            "model could not be measured")
-  if max(measured) <= CHANCE_BALANCED_ACCURACY:
-    return (f"; the agreement model was no better than chance on unseen "
-            f"labelled nodes (balanced accuracy <= {max(measured):.2f} in "
-            "every round), so its weights could not tell edges apart")
-  return ""
-
-
-def _plural(count: int, noun: str) -> str:
-  return f"{count} {noun}{'s' * (count != 1)}"
-
-
-def _progress_line(history: CoTrainingHistory, record: RoundRecord,
-                   max_rounds: int) -> str:
-  parts = [f"Round {record.round}/{max_rounds}",
-           f"labelled {record.labelled}"]
-  if record.new_labels:
-    accuracy = record.new_label_accuracy
-    parts[-1] += (f" (+{record.new_labels} new" + (
-        f", {accuracy:.0%} correct)" if accuracy is not None else ")"))
-  agreement = record.agreement
-  if agreement is not None and agreement.accuracy is not None:
-    # Measured on the labelled edges that touch held-out labelled nodes, so
-    # the counts say how much the numbers are worth.
-    parts.append(
-        f"agreement {_format(agreement.accuracy)} (balanced "
-        f"{_format(agreement.balanced_accuracy)}) on "
-        f"{_plural(agreement.held_out_pairs, 'edge')} of "
-        f"{_plural(agreement.held_out_nodes, 'unseen node')}")
-    if agreement.edge_agreement is not None:
-      parts[-1] += f" (calls {agreement.edge_agreement:.0%} of edges same)"
-  score = history.score_name
-  name = "" if score == "accuracy" else f" {score}"
-  parts += [f"val{name} {_format(history.score(record, 'val'))}",
-            f"test{name} {_format(history.score(record, 'test'))}",
-            f"epochs {record.epochs} (best {record.best_epoch})",
-            f"{record.seconds:.1f}s"]
-  return " | ".join(parts)

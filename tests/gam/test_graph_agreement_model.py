@@ -12,8 +12,8 @@ from gam.agreement import AgreementModel, AgreementTrainingOptions
 from gam.agreement_regularization import AgreementRegularization
 from gam.cotraining import CoTrainingOptions
 from gam.round_history import AgreementRecord, CoTrainingHistory, RoundRecord
-from gam.graph_agreement_model import (GraphAgreementModel, _progress_line,
-                                       _summary_line)
+from gam.graph_agreement_model import GraphAgreementModel
+from gam.reporting import progress_line, summary_line
 from graph_models.graph import UNLABELED
 from gam_datasets.synthetic import generate_flickr_like
 from graph_models.training import (build_classifier, prediction_dataset,
@@ -358,7 +358,7 @@ def test_progress_line_says_what_the_agreement_was_measured_on(
                    val_scores={"accuracy": 0.804},
                    test_scores={"accuracy": 0.819}, epochs=221,
                    best_epoch=121, seconds=12.34)
-  assert _progress_line(CoTrainingHistory([record], 0), record, 8) == (
+  assert progress_line(CoTrainingHistory([record], 0), record, 8) == (
       "Round 1/8 | labelled 140 (+196 new, 95% correct) | agreement 0.7500 "
       f"(balanced 0.6000) {shown} (calls 68% of edges same) | "
       "val 0.8040 | test 0.8190 | epochs 221 (best 121) | 12.3s")
@@ -386,19 +386,19 @@ def _history(*balanced, nodes=14):
 
 
 def test_summary_line_states_the_gain_over_round_0():
-  assert _summary_line(_history(0.9, 0.8)) == (
+  assert summary_line(_history(0.9, 0.8)) == (
       "GAM: round 2 of 2 chosen by val accuracy (0.7200): test accuracy "
       "0.8400 vs 0.8000 at round 0 (the plain classifier), +4.0 points")
 
 
 def test_summary_line_says_when_the_agreement_model_is_no_better_than_chance():
-  assert _summary_line(_history(0.5, 0.55)).endswith(
+  assert summary_line(_history(0.5, 0.55)).endswith(
       "+4.0 points; the agreement model was no better than chance on unseen "
       "labelled nodes (balanced accuracy <= 0.55 in every round), so its "
       "weights could not tell edges apart")
-  assert _summary_line(_history(None, None)).endswith(
+  assert summary_line(_history(None, None)).endswith(
       "; no labelled edge touched a held-out node, so the agreement model "
       "could not be measured")
   # One round above chance is enough; no agreement model, nothing to say.
-  assert _summary_line(_history(0.5, 0.7)).endswith("+4.0 points")
-  assert _summary_line(_history(None, nodes=None)).endswith("+2.0 points")
+  assert summary_line(_history(0.5, 0.7)).endswith("+4.0 points")
+  assert summary_line(_history(None, nodes=None)).endswith("+2.0 points")
