@@ -291,11 +291,12 @@ def checked_sparse(matrix: sp.spmatrix, source: str) -> sp.csr_matrix:
     _check_compressed(fields, major, minor, source)
   elif matrix.format == "coo":
     _check_coordinates(fields, shape, source)
-  # lil / dok hold Python lists and dicts, which scipy's conversion checks;
-  # the CSR they convert to is checked like any other.
-  matrix = matrix.tocsr()
-  _check_compressed(vars(matrix), *shape, source)
-  return matrix
+  else:
+    # lil / dok hold Python lists and dicts, which scipy's conversion
+    # checks; the CSR they convert to is checked like a pickled one.
+    matrix = matrix.tocsr()
+    _check_compressed(vars(matrix), *shape, source)
+  return matrix.tocsr()
 
 
 def _index_array(fields: dict, name: str, source: str) -> np.ndarray:

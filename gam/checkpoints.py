@@ -79,14 +79,14 @@ def _assign(targets: Sequence[tf.Variable], values: Sequence[Any]) -> None:
     target.assign(value)
 
 
-def differences(expected: Any, found: Any, path: str = "") -> List[str]:
+def _differences(expected: Any, found: Any, path: str = "") -> List[str]:
   """Where two JSON values differ, as `field: checkpoint has ..., this run
   has ...` lines."""
   if isinstance(expected, dict) and isinstance(found, dict):
     out = []
     for key in sorted(set(expected) | set(found)):
-      out += differences(expected.get(key), found.get(key),
-                         f"{path}.{key}" if path else key)
+      out += _differences(expected.get(key), found.get(key),
+                          f"{path}.{key}" if path else key)
     return out
   return [] if expected == found else [f"{path}: checkpoint has {found!r}, "
                                        f"this run has {expected!r}"]
@@ -110,9 +110,8 @@ class RoundCheckpoints:
                write_directory: Optional[os.PathLike] = None):
     self._directory = os.fspath(directory)
     self._fingerprint = json.loads(json.dumps(fingerprint))
-    self._models = {"node": node_model, "agreement": agreement_model}
-    self._best = {name: _copies(model.variables)
-                  for name, model in self._models.items()}
+    self._best = {"node": _copies(node_model.variables),
+                  "agreement": _copies(agreement_model.variables)}
     self._labels = tf.Variable(np.asarray(labels, np.int64), trainable=False)
     self._state = tf.Variable("", dtype=tf.string, trainable=False)
     self._checkpoint = tf.train.Checkpoint(
@@ -178,7 +177,7 @@ class RoundCheckpoints:
         "format_version") != FORMAT_VERSION:
       raise CheckpointError(f"{path}: unknown checkpoint format (expected "
                             f"format_version {FORMAT_VERSION})")
-    found = differences(self._fingerprint, state.get("fingerprint"))
+    found = _differences(self._fingerprint, state.get("fingerprint"))
     if found:
       raise CheckpointError(
           f"{path} was written by a different run; use another checkpoint "
