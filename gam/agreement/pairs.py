@@ -215,3 +215,29 @@ class AgreementPairSampler:
     swap = self.rng.random(len(pairs)) < 0.5
     pairs[swap] = pairs[swap, ::-1]
     return pairs[:, 0], pairs[:, 1], targets.astype(np.float32)
+
+
+def example_pair_graph(features: np.ndarray, labels: np.ndarray,
+                       num_classes: int, max_pairs: int = 200_000,
+                       seed: int = 0) -> Graph:
+  """A graph over labelled examples whose edges are pairs of them.
+
+  For an agreement model trained on examples that come without a graph
+  (e.g. the centres of packed neighbourhood batches): every pair when there
+  are at most `max_pairs`, else `max_pairs` random pairs. The
+  `AgreementPairSampler` then draws its balanced batches and its held-out
+  pairs from these edges as from a graph's labelled edges.
+
+  Example:
+    >>> graph = example_pair_graph(features, labels, num_classes=7)
+    >>> train_agreement_model(AgreementModel(), graph, graph.labels)
+  """
+  count = len(labels)
+  if count * (count - 1) // 2 <= max_pairs:
+    senders, receivers = np.triu_indices(count, k=1)
+  else:
+    rng = np.random.default_rng(seed)
+    senders, receivers = rng.integers(0, count, size=(2, max_pairs))
+  return Graph.from_edges(
+      features, senders, receivers, labels, num_classes,
+      train_mask=np.ones(count, bool), name="labelled examples")

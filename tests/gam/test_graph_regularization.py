@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import graph_models as gm
+from gam.agreement import AgreementModel, AgreementTrainingOptions
 from gam.graph_regularization import GraphRegularizationModel
 from graph_models import nsl, training
 from gam_datasets import load_graph
@@ -113,3 +114,107 @@ def test_bad_arguments_are_refused():
                              node_model_fn=lambda: gm.MLPNodeClassifier(2))
   with pytest.raises(ValueError, match="not a keras.Model"):
     GraphRegularizationModel(node_model_fn=lambda: "mlp")
+
+
+# -- with an agreement model (GAM's agreement-weighted term) ------------------
+
+
+def with_agreement(num_classes, multiplier=1.0, node_model="mlp", **options):
+  model = GraphRegularizationModel(
+      config=nsl.make_graph_reg_config(max_neighbors=MAX_NEIGHBORS,
+                                       multiplier=multiplier),
+      node_model_fn=lambda: training.build_classifier(node_model,
+                                                      num_classes),
+      agreement_model_fn=lambda: AgreementModel(hidden_units=(16,)),
+      agreement_options=AgreementTrainingOptions(max_steps=60, eval_every=20,
+                                                 **options))
+  training.compile_classifier(model, 0.01)
+  return model
+
+
+def train_batches(graph, repeat=False):
+  dataset = gm.packed_dataset(graph, graph.split_nodes("train"),
+                              MAX_NEIGHBORS, batch_size=64, shuffle=True)
+  return dataset.repeat() if repeat else dataset
+
+
+def test_agreement_term_is_gams_weighted_by_the_frozen_agreement_model(small):
+  model = with_agreement(small.num_classes)
+  inputs, labels = next(iter(gm.packed_dataset(small, [0, 1, 2, 3],
+                                               MAX_NEIGHBORS, 4)))
+  model(inputs)  # builds both models
+  centre = inputs["features"].numpy()
+  total, slots = 0.0, 0
+  for i in range(MAX_NEIGHBORS):
+    neighbour = inputs[f"NL_nbr_{i}_features"]
+    p = tf.nn.softmax(model({"features": neighbour})).numpy()
+    g = tf.sigmoid(model.agreement_model(
+        {"left": centre, "right": neighbour})).numpy()
+    w = inputs[f"NL_nbr_{i}_weight"].numpy()[:, 0]
+    one_hot = np.eye(small.num_classes)[labels.numpy()]
+    total += np.sum(w * g * np.sum((one_hot - p) ** 2, axis=1))
+    slots += len(w)
+  ours = model.graph_loss(inputs, model(inputs), labels=labels).numpy()
+  # Stretcu et al.'s LU term, averaged over every packed slot.
+  assert ours == pytest.approx(total / slots, rel=1e-5)
+  with pytest.raises(ValueError, match="needs the centres' labels"):
+    model.graph_loss(inputs, model(inputs))
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_fit_agreement_reads_each_labelled_centre_once(small, repeat):
+  model = with_agreement(small.num_classes)
+  features, labels = model._labelled_examples(
+      train_batches(small, repeat), None, 50_000)
+  train = small.split_nodes("train")
+  assert len(labels) == train.size
+  order = np.lexsort(features.T)
+  expected = np.lexsort(small.dense_features()[train].T)
+  np.testing.assert_array_equal(labels[order], small.labels[train][expected])
+
+
+def test_fit_trains_the_agreement_model_first_then_keeps_it_frozen(small):
+  training.seed_everything(0)
+  model = with_agreement(small.num_classes)
+  model.fit(train_batches(small), epochs=1, verbose=0)
+  steps = int(model.agreement_steps.numpy())
+  assert 0 < steps <= 60
+  agreement = model.agreement_model.get_weights()
+  node = model.node_model.get_weights()
+  history = model.fit(train_batches(small), epochs=2, verbose=0)
+  assert int(model.agreement_steps.numpy()) == steps  # not trained again
+  for before, after in zip(agreement, model.agreement_model.get_weights()):
+    np.testing.assert_array_equal(before, after)
+  assert any(not np.array_equal(a, b)
+             for a, b in zip(node, model.node_model.get_weights()))
+  assert all(np.isfinite(history.history["graph_loss"]))
+  assert history.history["graph_loss"][-1] > 0
+
+
+def test_agreement_model_is_saved_and_not_retrained_after_loading(small,
+                                                                 tmp_path):
+  model = with_agreement(small.num_classes)
+  model.fit(train_batches(small), epochs=1, verbose=0)
+  model.save(tmp_path / "model.keras")
+  loaded = keras.models.load_model(tmp_path / "model.keras")
+  assert loaded.agreement_options == model.agreement_options
+  assert int(loaded.agreement_steps.numpy()) == int(
+      model.agreement_steps.numpy())
+  pair = {"left": small.dense_features()[:8],
+          "right": small.dense_features()[8:16]}
+  np.testing.assert_array_equal(loaded.agreement_model.predict_on_batch(pair),
+                                model.agreement_model.predict_on_batch(pair))
+  own = {"features": tf.constant(small.features[:16])}
+  np.testing.assert_array_equal(loaded.predict_on_batch(own),
+                                model.predict_on_batch(own))
+
+
+def test_fit_agreement_refuses_what_it_cannot_use(small):
+  with pytest.raises(ValueError, match="no agreement model"):
+    regularized(small.num_classes).fit_agreement(train_batches(small))
+  model = with_agreement(small.num_classes)
+  unlabelled = train_batches(small).map(lambda x, y: x)
+  with pytest.raises(ValueError, match="needs labelled examples"):
+    model.fit_agreement(unlabelled)
+  with pytest.raises(ValueError, match="at least 2 labelled examples"):
+    model.fit_agreement(gm.packed_dataset(small, [0], MAX_NEIGHBORS, 4))
