@@ -22,11 +22,13 @@ from gam.edge_pairs import EdgePairs
 from gam.graph_agreement_model import GraphAgreementModel
 from gam.graph_regularization import GraphRegularizationModel
 from gam.protocols import ClassifierSettings, GamProtocol, gam_protocol
+from gam.round_callbacks import RoundCallback
 from gam.round_history import AgreementRecord, CoTrainingHistory, RoundRecord
 
 __all__ = ["AgreementModel", "AgreementRecord", "AgreementRegularization",
            "AgreementTrainingOptions", "CheckpointError", "ClassifierSettings",
            "CoTrainingHistory", "CoTrainingOptions", "EdgePairs",
            "GamProtocol", "GraphAgreementModel", "GraphRegularizationModel",
-           "RegularizationPairs", "RoundRecord", "agreement_probabilities",
-           "gam_protocol", "regularized_dataset", "train_agreement_model"]
+           "RegularizationPairs", "RoundCallback", "RoundRecord",
+           "agreement_probabilities", "gam_protocol", "regularized_dataset",
+           "train_agreement_model"]

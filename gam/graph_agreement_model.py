@@ -123,6 +123,13 @@ class _Run:
     for path in self.worker_dirs:
       shutil.rmtree(path, ignore_errors=True)
 
+  def call_round_hook(self, hook: str, round_index: int,
+                      logs: Optional[Dict[str, Any]] = None) -> None:
+    """`hook` (see `round_callbacks`) of every callback that has it."""
+    for callback in self.callbacks:
+      if hasattr(callback, hook):
+        getattr(callback, hook)(round_index, logs)
+
   def round_callbacks(self, round_index: int
                       ) -> List[keras.callbacks.Callback]:
     return self.callbacks + ([keras.callbacks.TensorBoard(os.path.join(
@@ -270,6 +277,10 @@ class GraphAgreementModel(DistributedModel):
     tensorboard_dir=None)` runs the GAM rounds on a `Graph` and returns a
     `CoTrainingHistory`; any other `x` goes to Keras' `fit`.
 
+    `callbacks` go to every round's Keras `fit`; their `on_round_begin` /
+    `on_round_end` hooks, if any, run around each round and may end the
+    rounds (`round_callbacks.RoundCallback`).
+
     With `tensorboard_dir`, each round's classifier training is logged by
     Keras' TensorBoard callback under `<dir>/round_<r>`, and the rounds'
     record (validation / test / agreement accuracy, labelled nodes) under
@@ -379,6 +390,8 @@ class GraphAgreementModel(DistributedModel):
                self.distribute_strategy, None)
     if tensorboard_dir:
       run.tensorboard_dir = run.write_dir(tensorboard_dir)
+    for callback in run.callbacks:
+      callback.set_model(self)
     return run
 
   def _regularization_pairs(self, graph: Graph, labels: np.ndarray,
@@ -542,6 +555,7 @@ class GraphAgreementModel(DistributedModel):
                     else None)
     history = state.history
     while not state.finished:
+      run.call_round_hook("on_round_begin", state.next_round)
       record = self._run_round(run, state.next_round, state.labels)
       history.rounds.append(record)
       if round_writer is not None:
@@ -551,9 +565,13 @@ class GraphAgreementModel(DistributedModel):
         history.best_round = record.round
         state.best_node = _values(self.node_model.variables)
         state.best_agreement = _values(self.agreement_model.variables)
-      state.finished = record.round >= options.max_rounds or (
-          record.round > 0
-          and record.new_labels < max(options.min_new_labels, 1))
+      # The round's EarlyStopping set it; only a round hook may now.
+      self.stop_training = False
+      run.call_round_hook("on_round_end", record.round, record.to_dict())
+      state.finished = self.stop_training or record.round >= (
+          options.max_rounds) or (
+              record.round > 0
+              and record.new_labels < max(options.min_new_labels, 1))
       state.next_round = record.round + 1
       if verbose:
         reporting.report(

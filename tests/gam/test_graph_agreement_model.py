@@ -11,6 +11,7 @@ from gam import checkpoints
 from gam.agreement import AgreementModel, AgreementTrainingOptions
 from gam.agreement_regularization import AgreementRegularization
 from gam.cotraining import CoTrainingOptions
+from gam.round_callbacks import RoundCallback
 from gam.round_history import AgreementRecord, CoTrainingHistory, RoundRecord
 from gam.graph_agreement_model import GraphAgreementModel
 from gam.reporting import progress_line, summary_line
@@ -294,6 +295,31 @@ def test_full_batch_rounds_take_steps_per_epoch_steps_between_validations(
   make_model(graph, options=options).fit(graph, verbose=0,
                                          callbacks=[counter])
   assert counter.epochs >= 2 and counter.steps == 3 * counter.epochs
+
+
+def test_a_round_callback_hears_every_round_and_can_stop_the_rounds(graph):
+  class StopAfterRound1(RoundCallback):
+
+    def __init__(self):
+      super().__init__()
+      self.begun, self.ended = [], []
+
+    def on_round_begin(self, round_index, logs=None):
+      self.begun.append(round_index)
+
+    def on_round_end(self, round_index, logs=None):
+      self.ended.append((round_index, logs["new_labels"]))
+      if round_index == 1:
+        self.model.stop_training = True
+
+  stopper = StopAfterRound1()
+  options = dataclasses.replace(OPTIONS, max_rounds=4, epochs=3)
+  history = make_model(graph, options=options).fit(graph, verbose=0,
+                                                    callbacks=[stopper])
+  assert [r.round for r in history.rounds] == [0, 1]
+  assert stopper.begun == [0, 1]
+  assert stopper.ended == [(0, 0), (1, history.rounds[1].new_labels)]
+  assert history.rounds[1].new_labels > 0  # stopped by the callback alone
 
 
 def test_fit_graph_errors(graph):
