@@ -30,8 +30,8 @@ from typing import Any, Mapping, Optional
 
 import keras
 import tensorflow as tf
-from tensorflow.python.ops import control_flow_util  # pylint: disable=g-direct-tensorflow-import
 
+from graph_models.private_apis import control_flow_util
 from graph_models.errors import InputError
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")

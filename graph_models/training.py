@@ -16,8 +16,8 @@ from typing import Dict, Optional, Sequence, Type
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.framework import config as tf_config  # pylint: disable=g-direct-tensorflow-import
 
+from graph_models.private_apis import tf_config
 from graph_models.tasks import label_tasks
 from graph_models.classifiers.commnet import GraphConvolutionalNodeClassifier
 from graph_models.classifiers.gcn import GCNNodeClassifier

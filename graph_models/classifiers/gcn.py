@@ -24,8 +24,8 @@ from typing import Sequence, Tuple
 import keras
 import tensorflow as tf
 from graph_nets import graphs
-from tensorflow.python.ops.linalg.sparse import sparse_csr_matrix_ops as csr_ops  # pylint: disable=g-direct-tensorflow-import
 
+from graph_models.private_apis import csr_ops
 from graph_models.distribution import compiling_with_xla
 from graph_models.classifiers.node_classifier import NodeClassifier, first_layer_l2
 
