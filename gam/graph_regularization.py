@@ -134,11 +134,27 @@ class GraphRegularizationModel(DistributedModel):
     self.agreement_model = None
     if agreement_model_fn is not None:
       self.agreement_model = _made("agreement_model_fn", agreement_model_fn)
-      # Frozen while the classifier trains; `fit_agreement` trains it.
-      self.agreement_model.trainable = False
       self.agreement_steps = keras.Variable(
           0, dtype="int64", trainable=False, name="agreement_steps")
     self.graph_loss_tracker = keras.metrics.Mean(name="graph_loss")
+
+  # The agreement model is frozen while the classifier trains (whatever
+  # `trainable` says): `fit_agreement` trains it, with its own optimizer.
+  @property
+  def trainable_weights(self):
+    return [v for v in super().trainable_weights if not self._frozen(v)]
+
+  @property
+  def non_trainable_weights(self):
+    return super().non_trainable_weights + [
+        v for v in super().trainable_weights if self._frozen(v)]
+
+  trainable_variables = trainable_weights
+  non_trainable_variables = non_trainable_weights
+
+  def _frozen(self, variable) -> bool:
+    return self.agreement_model is not None and any(
+        variable is v for v in self.agreement_model.weights)
 
   def is_unsplittable(self, inputs: Dict[str, Any]) -> bool:
     return is_whole_graph(inputs)
@@ -181,12 +197,8 @@ class GraphRegularizationModel(DistributedModel):
         labels.shape[1] if labels.ndim == 2 else int(labels.max()) + 1)
     graph = example_pair_graph(features, labels, num_classes,
                                seed=self.agreement_options.seed)
-    self.agreement_model.trainable = True
-    try:
-      result = train_agreement_model(self.agreement_model, graph,
-                                     graph.labels, self.agreement_options)
-    finally:
-      self.agreement_model.trainable = False
+    result = train_agreement_model(self.agreement_model, graph, graph.labels,
+                                   self.agreement_options)
     self.agreement_steps.assign(result.steps)
     return result
 

@@ -1,4 +1,5 @@
-"""`examples/graph_regularization_commnet.py`: NSL's API, MLP and CommNet."""
+"""`examples/graph_regularization_commnet.py`: NSL's API, MLP and CommNet,
+and the MLP with GAM's agreement-weighted term."""
 
 import json
 import os
@@ -27,6 +28,7 @@ def test_example_trains_both_classifiers_above_the_majority_class():
   # the graph loss.
   assert scores["mlp_graph_reg_test_accuracy"] > majority + 0.1
   assert scores["mlp_test_accuracy"] > majority + 0.1
+  assert scores["mlp_gam_test_accuracy"] > majority + 0.1
   # The graph network also reads the neighbours (0.74-0.83 measured).
   assert scores["commnet_graph_reg_test_accuracy"] > 0.6
   assert (scores["commnet_graph_reg_test_accuracy"]

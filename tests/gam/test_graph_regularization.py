@@ -198,6 +198,10 @@ def test_agreement_model_is_saved_and_not_retrained_after_loading(small,
   model.save(tmp_path / "model.keras")
   loaded = keras.models.load_model(tmp_path / "model.keras")
   assert loaded.agreement_options == model.agreement_options
+  # The optimizer updates the classifier only, before and after loading.
+  assert ({v.path for v in loaded.trainable_variables}
+          == {v.path for v in loaded.node_model.trainable_variables})
+  assert len(loaded.optimizer.variables) == len(model.optimizer.variables)
   assert int(loaded.agreement_steps.numpy()) == int(
       model.agreement_steps.numpy())
   pair = {"left": small.dense_features()[:8],
