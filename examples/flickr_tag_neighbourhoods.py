@@ -69,8 +69,8 @@ def parse_args() -> argparse.Namespace:
   parser.add_argument("--show", type=int, default=4,
                       help="test images to show with their neighbours")
   parser.add_argument("--neighbours-shown", type=int, default=3)
-  parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
-                      help="1: a line per GAM round, 2: also Keras progress")
+  parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2),
+                      help="2: a line per GAM round, 1: also Keras progress")
   parser.add_argument("--seed", type=int, default=0)
   return parser.parse_args()
 

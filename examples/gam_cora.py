@@ -66,8 +66,8 @@ def parse_args() -> argparse.Namespace:
                            "model (default: the protocol's)")
   parser.add_argument("--checkpoint-dir", type=pathlib.Path,
                       help="checkpoint every round here; rerun to resume")
-  parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
-                      help="1: a line per round, 2: also Keras progress")
+  parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2),
+                      help="2: a line per round, 1: also Keras progress")
   parser.add_argument("--seed", type=int, default=0)
   return parser.parse_args()
 

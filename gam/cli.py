@@ -116,6 +116,11 @@ def _positive_int(text: str) -> int:
   return value
 
 
+def _verbosity(text: str):
+  """Keras' verbose values: "auto" or 0, 1, 2 (argparse checks which)."""
+  return text if text == "auto" else int(text)
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
   """Shows each option's default, except unset ones (None), whose help
   says where their default comes from."""
@@ -232,9 +237,11 @@ def _run_options(run) -> None:
   run.add_argument("--tensorboard", type=pathlib.Path, metavar="DIR",
                    help="write TensorBoard logs here (GAM: one run per "
                         "round plus the rounds' record)")
-  run.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
-                   help="progress output (GAM: 1 = a line per round, "
-                        "2 = also Keras progress bars)")
+  run.add_argument("--verbose", type=_verbosity, default="auto",
+                   choices=("auto", 0, 1, 2),
+                   help="Keras' progress output: 0 silent, 1 progress "
+                        "bars, 2 a line per epoch, auto 1 (GAM: 1 bars and "
+                        "a line per round, 2 and auto a line per round)")
 
 
 def _gam_options(gam) -> None:
@@ -299,7 +306,7 @@ def _with_node2vec(graph, args: argparse.Namespace):
   from graph_models import node2vec  # pylint: disable=g-import-not-at-top
   embeddings = node2vec.train_node2vec(graph, node2vec.Node2VecOptions(
       dimensions=args.node2vec_dimensions, walk_length=40, walks_per_node=10,
-      seed=args.seed), verbose=args.verbose)
+      seed=args.seed), verbose=1 if args.verbose == "auto" else args.verbose)
   return node2vec.with_node2vec_features(graph, embeddings, "both")
 
 

@@ -29,7 +29,8 @@ import os
 import pathlib
 import shutil
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
+                    Union)
 
 import keras
 import numpy as np
@@ -273,9 +274,13 @@ class GraphAgreementModel(DistributedModel):
         inputs, y, y_pred, sample_weight=sample_weight))
 
   def fit(self, x=None, y=None, **kwargs):
-    """`fit(graph, verbose=1, callbacks=None, checkpoint_dir=None,
+    """`fit(graph, verbose="auto", callbacks=None, checkpoint_dir=None,
     tensorboard_dir=None)` runs the GAM rounds on a `Graph` and returns a
     `CoTrainingHistory`; any other `x` goes to Keras' `fit`.
+
+    `verbose` means what it means to Keras, a round standing for an epoch:
+    0 silent, 1 each round's Keras progress bars and a line per round, 2
+    ("auto") a line per round.
 
     `callbacks` go to every round's Keras `fit`; their `on_round_begin` /
     `on_round_end` hooks, if any, run around each round and may end the
@@ -386,7 +391,7 @@ class GraphAgreementModel(DistributedModel):
     run = _Run(graph, input_shape, _values(self.optimizer.variables),
                (class_shares(original, graph.num_classes)
                 if self.options.keep_label_proportions else None),
-               list(callbacks or []), 1 if verbose >= 2 else 0,
+               list(callbacks or []), 1 if verbose == 1 else 0,
                self.distribute_strategy, None)
     if tensorboard_dir:
       run.tensorboard_dir = run.write_dir(tensorboard_dir)
@@ -523,11 +528,15 @@ class GraphAgreementModel(DistributedModel):
         labelling_seconds=time.perf_counter() - labelling_start,
         seconds=time.perf_counter() - start)
 
-  def _fit_graph(self, graph: Graph, verbose: int = 1,
+  def _fit_graph(self, graph: Graph, verbose: Union[int, str] = "auto",
                  callbacks: Optional[Sequence[keras.callbacks.Callback]] = None,
                  checkpoint_dir: Optional[str] = None,
                  tensorboard_dir: Optional[str] = None) -> CoTrainingHistory:
     """The rounds, each checkpointed; keeps the best-validation round."""
+    if verbose == "auto":
+      verbose = 2
+    if verbose not in (0, 1, 2):
+      raise ValueError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
     run = self._start_run(graph, verbose, callbacks, tensorboard_dir)
     options = self.options
     state = RoundState(

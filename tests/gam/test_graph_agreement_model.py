@@ -186,6 +186,23 @@ def test_progress_goes_to_the_gam_logger_where_keras_logs_there(
   assert messages[-1].startswith("GAM: round ")
 
 
+@pytest.mark.parametrize("verbose, round_lines, epoch_bars", [
+    (0, False, False), (1, True, True), (2, True, False),
+    ("auto", True, False)])
+def test_verbose_has_keras_meaning_with_rounds_for_epochs(
+    graph, capsys, verbose, round_lines, epoch_bars):
+  options = dataclasses.replace(OPTIONS, max_rounds=1, epochs=2)
+  make_model(graph, options=options).fit(graph, verbose=verbose)
+  out = capsys.readouterr().out
+  assert ("Round 1/1 |" in out) == round_lines
+  assert ("val_accuracy:" in out) == epoch_bars
+
+
+def test_verbose_must_be_a_keras_value(graph):
+  with pytest.raises(ValueError, match="verbose must be 0, 1, 2 or 'auto'"):
+    make_model(graph).fit(graph, verbose=3)
+
+
 def test_checkpoint_of_another_run_is_refused(graph, trained):
   directory = trained[2]
   other = make_model(graph, options=dataclasses.replace(OPTIONS, seed=4))
