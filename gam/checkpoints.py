@@ -4,15 +4,24 @@ After every round, `RoundCheckpoints.save` writes one TensorFlow checkpoint
 (`<dir>/round-<r>.index` and `.data-*`, listed in `<dir>/checkpoint` by
 `tf.train.CheckpointManager`) holding, by object name:
 
-* `node`, `agreement`, `optimizer`: the classifier, the agreement model and
-  the optimizer as they are at the end of the round;
-* `node_rng`, `agreement_rng`: their dropout seed states (Keras keeps them
-  outside the layers' tracked weights), so a resumed run draws as an
-  uninterrupted one;
+* `node`, `agreement`: every variable of the classifier and of the
+  agreement model (`model.variables`, their dropout seed states included,
+  so that a resumed run draws as an uninterrupted one), as they are at the
+  end of the round, listed in the model's own order. Not the models
+  themselves: Keras 3 layers kept in Python lists (an encoder's layers) are
+  not in `tf.train.Checkpoint`'s object graph, and their variables would
+  silently not be saved. The fingerprint below guarantees the same
+  architecture, and TensorFlow checks every shape;
+* `optimizer`: the optimizer;
 * `best_node`, `best_agreement`: the variables of the best round so far;
 * `labels`: the label table the rounds have grown;
 * `state`: JSON of the round, whether the loop has finished, the per-round
   history and the run's fingerprint (graph, options, model configs).
+
+Inside a round, once its agreement model has trained, `save_in_round`
+writes the same objects to `<dir>/in_round/` (the newest only), its `state`
+naming the round and the agreement model's record: a run killed while the
+classifier trains then resumes there, not at the round's start.
 
 The manager writes atomically and keeps the newest `keep` rounds. Restoring
 reads `state` first and refuses a checkpoint of another run, naming what
@@ -31,11 +40,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gam.round_history import CoTrainingHistory
+from gam.round_history import AgreementRecord, CoTrainingHistory
 from graph_models.errors import InputError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 PREFIX = "round"
+IN_ROUND = "in_round"
 _STATE_KEY = "state/.ATTRIBUTES/VARIABLE_VALUE"
 
 
@@ -54,6 +64,13 @@ class RoundState:
   best_agreement: List[np.ndarray]
 
 
+@dataclasses.dataclass(frozen=True)
+class InRoundState:
+  """A round checkpointed after its agreement model trained."""
+  round: int
+  agreement: Optional[AgreementRecord]
+
+
 def latest_round(directory: os.PathLike) -> Optional[int]:
   """The newest round checkpointed in `directory`, or None."""
   path = tf.train.latest_checkpoint(os.fspath(directory))
@@ -62,12 +79,6 @@ def latest_round(directory: os.PathLike) -> Optional[int]:
 
 def _round_of(path: str) -> int:
   return int(path.rsplit("-", 1)[1])
-
-
-def _rng_variables(model: keras.Model) -> List[tf.Variable]:
-  """The model's variables outside its weights: dropout seed states."""
-  weights = {id(v) for v in model.weights}
-  return [v for v in model.variables if id(v) not in weights]
 
 
 def _copies(variables: Sequence[tf.Variable]) -> List[tf.Variable]:
@@ -115,26 +126,52 @@ class RoundCheckpoints:
     self._labels = tf.Variable(np.asarray(labels, np.int64), trainable=False)
     self._state = tf.Variable("", dtype=tf.string, trainable=False)
     self._checkpoint = tf.train.Checkpoint(
-        node=node_model, agreement=agreement_model, optimizer=optimizer,
-        node_rng=_rng_variables(node_model),
-        agreement_rng=_rng_variables(agreement_model),
+        node=list(node_model.variables),
+        agreement=list(agreement_model.variables), optimizer=optimizer,
         best_node=self._best["node"], best_agreement=self._best["agreement"],
         labels=self._labels, state=self._state)
     # A multi-worker run's other workers write elsewhere
     # (`distribution.write_dir`) and restore the chief's rounds.
+    write_directory = os.fspath(write_directory or directory)
     self._manager = tf.train.CheckpointManager(
-        self._checkpoint, os.fspath(write_directory or directory),
-        max_to_keep=keep, checkpoint_name=PREFIX)
+        self._checkpoint, write_directory, max_to_keep=keep,
+        checkpoint_name=PREFIX)
+    self._in_round = tf.train.CheckpointManager(
+        self._checkpoint, os.path.join(write_directory, IN_ROUND),
+        max_to_keep=1, checkpoint_name=PREFIX)
+
+  def _state_json(self, **fields) -> str:
+    return json.dumps({"format_version": FORMAT_VERSION,
+                       "fingerprint": self._fingerprint, **fields})
 
   def save(self, state: RoundState) -> str:
     """Writes the round before `state.next_round`; returns its path."""
     _assign(self._best["node"], state.best_node)
     _assign(self._best["agreement"], state.best_agreement)
     self._labels.assign(state.labels.astype(np.int64))
-    self._state.assign(json.dumps({
-        "format_version": FORMAT_VERSION, "fingerprint": self._fingerprint,
-        "finished": state.finished, "history": state.history.to_dict()}))
+    self._state.assign(self._state_json(
+        finished=state.finished, history=state.history.to_dict()))
     return self._manager.save(checkpoint_number=state.next_round - 1)
+
+  def save_in_round(self, in_round: InRoundState) -> str:
+    """Writes the models, optimizer and RNG as they are inside a round."""
+    agreement = in_round.agreement
+    self._state.assign(self._state_json(
+        round=in_round.round, agreement=None if agreement is None
+        else dataclasses.asdict(agreement)))
+    return self._in_round.save(checkpoint_number=in_round.round)
+
+  def restore_in_round(self, round_index: int) -> Optional[InRoundState]:
+    """Round `round_index` as `save_in_round` wrote it, with the models,
+    the optimizer and the RNG restored; None if it was not written."""
+    path = tf.train.latest_checkpoint(os.path.join(self._directory,
+                                                   IN_ROUND))
+    if path is None or _round_of(path) != round_index:
+      return None
+    agreement = self._read_state(path)["agreement"]
+    self._read(path)
+    return InRoundState(round_index, None if agreement is None
+                        else AgreementRecord(**agreement))
 
   def restore(self) -> Optional[RoundState]:
     """The latest round's state, with the models and the optimizer restored;
@@ -148,6 +185,16 @@ class RoundCheckpoints:
     if path is None:
       return None
     state = self._read_state(path)
+    self._read(path)
+    labels = self._labels.numpy()
+    return RoundState(
+        next_round=_round_of(path) + 1,
+        finished=bool(state["finished"]), labels=labels,
+        history=CoTrainingHistory.from_dict(state["history"]),
+        best_node=[v.numpy() for v in self._best["node"]],
+        best_agreement=[v.numpy() for v in self._best["agreement"]])
+
+  def _read(self, path: str) -> None:
     try:
       self._checkpoint.read(path).assert_existing_objects_matched()
     # A damaged file fails in TF's reader with OpError (DataLossError) or,
@@ -157,13 +204,6 @@ class RoundCheckpoints:
     except (tf.errors.OpError, AssertionError, IndexError, ValueError
             ) as error:
       raise CheckpointError(f"{path} cannot be restored: {error}") from None
-    labels = self._labels.numpy()
-    return RoundState(
-        next_round=_round_of(path) + 1,
-        finished=bool(state["finished"]), labels=labels,
-        history=CoTrainingHistory.from_dict(state["history"]),
-        best_node=[v.numpy() for v in self._best["node"]],
-        best_agreement=[v.numpy() for v in self._best["agreement"]])
 
   def _read_state(self, path: str) -> Dict[str, Any]:
     """The checkpoint's JSON state, checked against this run."""

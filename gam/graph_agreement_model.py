@@ -16,9 +16,10 @@ with the corrections of the reference code:
 Each round's classifier is trained by Keras' own `fit` on an endless dataset
 (early stopping on validation accuracy, best epoch restored), so callbacks,
 progress bars and `tf.distribute` apply as usual. Rounds are seeded one by
-one (`CoTrainingOptions.round_seed`) and checkpointed (`checkpoints`), so a
-run that is killed resumes from its last finished round and ends exactly as
-an uninterrupted one.
+one (`CoTrainingOptions.round_seed`) and checkpointed (`checkpoints`), also
+inside a round once its agreement model has trained, so a run that is
+killed resumes from there (or from its last finished round) and ends
+exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gam.checkpoints import RoundCheckpoints, RoundState
+from gam.checkpoints import InRoundState, RoundCheckpoints, RoundState
 from gam.agreement import (AgreementModel, agreement_probabilities,
                            train_agreement_model)
 from gam.agreement_regularization import (GAM_KEYS, LEFT_LABELS, PAIR_WEIGHTS,
@@ -110,6 +111,7 @@ class _Run:
   verbose: int  # of Keras' fit inside a round
   strategy: tf.distribute.Strategy
   tensorboard_dir: Optional[str]  # this process's (see `write_dir`)
+  saver: Optional[RoundCheckpoints] = None
   worker_dirs: List[pathlib.Path] = dataclasses.field(default_factory=list)
 
   def write_dir(self, directory: str) -> str:
@@ -399,17 +401,10 @@ class GraphAgreementModel(DistributedModel):
       callback.set_model(self)
     return run
 
-  def _regularization_pairs(self, graph: Graph, labels: np.ndarray,
-                            round_seed: int
-                            ) -> Tuple[RegularizationPairs,
-                                       Optional[AgreementRecord]]:
-    """A GAM round's first step: the agreement model, trained afresh on the
-    labelled edges, weights the round's regularised pairs."""
-    options = self.options
-    if options.always_agree:
-      return RegularizationPairs.build(
-          graph, labels, options.regularization,
-          lambda left, right: np.ones(len(left), np.float32)), None
+  def _train_agreement(self, graph: Graph, labels: np.ndarray,
+                       round_seed: int) -> AgreementRecord:
+    """A GAM round's first step: the agreement model, re-initialised and
+    trained on the labelled edges."""
     self._fresh(self.agreement_model_fn, self.agreement_model,
                 {"left": (None, graph.num_features),
                  "right": (None, graph.num_features)})
@@ -417,8 +412,21 @@ class GraphAgreementModel(DistributedModel):
     # classifier's own guesses, and would flatter the measure.
     result = train_agreement_model(
         self.agreement_model, graph, labels,
-        dataclasses.replace(options.agreement, seed=round_seed),
+        dataclasses.replace(self.options.agreement, seed=round_seed),
         held_out_pool=graph.train_mask)
+    return AgreementRecord.from_training(result, None)
+
+  def _regularization_pairs(self, graph: Graph, labels: np.ndarray,
+                            agreement: Optional[AgreementRecord]
+                            ) -> Tuple[RegularizationPairs,
+                                       Optional[AgreementRecord]]:
+    """The round's regularised pairs, weighted by the trained agreement
+    model (by 1 with `always_agree`), and its record completed."""
+    options = self.options
+    if options.always_agree:
+      return RegularizationPairs.build(
+          graph, labels, options.regularization,
+          lambda left, right: np.ones(len(left), np.float32)), None
     scores = []
 
     def agreement_fn(left, right):
@@ -430,7 +438,8 @@ class GraphAgreementModel(DistributedModel):
     # How often the agreement model calls an unlabelled edge "same".
     edge_agreement = (float(np.mean(np.concatenate(scores) > .5))
                       if scores else None)
-    return pairs, AgreementRecord.from_training(result, edge_agreement)
+    return pairs, dataclasses.replace(agreement,
+                                      edge_agreement=edge_agreement)
 
   def _train_classifier(self, run: _Run, labels: np.ndarray,
                         pairs: Optional[RegularizationPairs],
@@ -490,25 +499,42 @@ class GraphAgreementModel(DistributedModel):
     labels[new_ids] = new_labels
     return new_ids, min_confidence
 
-  def _run_round(self, run: _Run, round_index: int,
-                 labels: np.ndarray) -> RoundRecord:
-    """Round 0 trains the plain classifier; later rounds regularise it with
-    the agreement model. All but round 0 and the last add labels (to
-    `labels`, in place)."""
-    options, graph = self.options, run.graph
-    seed = options.round_seed(round_index)
-    keras.utils.set_random_seed(seed)
-    start = time.perf_counter()
-    labelled = int(labeled_rows(labels).sum())
+  def _start_round(self, run: _Run, round_index: int, labels: np.ndarray
+                   ) -> Optional[AgreementRecord]:
+    """A round's models before its classifier trains: the classifier and
+    optimizer reset (unless `warm_start`), the agreement model trained from
+    round 1 on, and all of it checkpointed inside the round."""
+    options = self.options
     if round_index == 0 or not options.warm_start:
       self._fresh(self.node_model_fn, self.node_model, run.input_shape)
       _assign(self.optimizer.variables, run.initial_optimizer,
               "resetting the optimizer")
-    pairs, agreement = ((None, None) if round_index == 0 else
-                        self._regularization_pairs(graph, labels, seed))
+    if round_index == 0 or options.always_agree:
+      return None
+    agreement = self._train_agreement(run.graph, labels,
+                                      options.round_seed(round_index))
+    if run.saver is not None:
+      run.saver.save_in_round(InRoundState(round_index, agreement))
+    return agreement
+
+  def _run_round(self, run: _Run, round_index: int, labels: np.ndarray,
+                 resumed: Optional[InRoundState] = None) -> RoundRecord:
+    """Round 0 trains the plain classifier; later rounds regularise it with
+    the agreement model. All but round 0 and the last add labels (to
+    `labels`, in place). A `resumed` round starts after its agreement
+    model's training, as checkpointed."""
+    options, graph = self.options, run.graph
+    keras.utils.set_random_seed(options.round_seed(round_index))
+    start = time.perf_counter()
+    labelled = int(labeled_rows(labels).sum())
+    agreement = (resumed.agreement if resumed is not None else
+                 self._start_round(run, round_index, labels))
+    pairs = None
+    if round_index > 0:
+      pairs, agreement = self._regularization_pairs(graph, labels, agreement)
     classifier_start = time.perf_counter()
-    epochs, best_epoch = self._train_classifier(run, labels, pairs,
-                                                round_index, seed)
+    epochs, best_epoch = self._train_classifier(
+        run, labels, pairs, round_index, options.round_seed(round_index))
     classifier_seconds = time.perf_counter() - classifier_start
     probabilities = self._predict_probabilities(graph)
     scores = self._split_scores(graph, probabilities)
@@ -528,6 +554,31 @@ class GraphAgreementModel(DistributedModel):
         labelling_seconds=time.perf_counter() - labelling_start,
         seconds=time.perf_counter() - start)
 
+  def _resume(self, run: _Run, checkpoint_dir: str, state: RoundState,
+              verbose: int) -> Tuple[RoundState, Optional[InRoundState]]:
+    """Opens `run.saver` on `checkpoint_dir` and restores what it holds:
+    the last finished round and, if the next one was checkpointed inside,
+    that round too."""
+    graph = run.graph
+    run.saver = RoundCheckpoints(
+        checkpoint_dir, self.node_model, self.agreement_model,
+        self.optimizer, state.labels, self._fingerprint(graph),
+        write_directory=run.write_dir(checkpoint_dir))
+    restored = run.saver.restore()
+    if restored is None:
+      return state, None
+    state = dataclasses.replace(
+        restored, labels=restored.labels.astype(graph.labels.dtype))
+    resumed = (None if state.finished else
+               run.saver.restore_in_round(state.next_round))
+    if verbose:
+      reporting.report(
+          f"Resuming from {checkpoint_dir}: {state.next_round} round(s) done"
+          + (" (finished)" if state.finished else "")
+          + (f", round {resumed.round} from after its agreement model's "
+             "training" if resumed else ""))
+    return state, resumed
+
   def _fit_graph(self, graph: Graph, verbose: Union[int, str] = "auto",
                  callbacks: Optional[Sequence[keras.callbacks.Callback]] = None,
                  checkpoint_dir: Optional[str] = None,
@@ -545,27 +596,17 @@ class GraphAgreementModel(DistributedModel):
         history=CoTrainingHistory(
             score_name=label_tasks.score_name(self.multilabel)),
         best_node=[], best_agreement=[])
-    saver = None
+    resumed = None
     if checkpoint_dir:
-      saver = RoundCheckpoints(
-          checkpoint_dir, self.node_model, self.agreement_model,
-          self.optimizer, state.labels, self._fingerprint(graph),
-          write_directory=run.write_dir(checkpoint_dir))
-      restored = saver.restore()
-      if restored is not None:
-        state = dataclasses.replace(
-            restored, labels=restored.labels.astype(graph.labels.dtype))
-        if verbose:
-          reporting.report(
-              f"Resuming from {checkpoint_dir}: {state.next_round} round(s) "
-              "done" + (" (finished)" if state.finished else ""))
+      state, resumed = self._resume(run, checkpoint_dir, state, verbose)
     round_writer = (tf.summary.create_file_writer(
         os.path.join(run.tensorboard_dir, "rounds")) if run.tensorboard_dir
                     else None)
     history = state.history
     while not state.finished:
       run.call_round_hook("on_round_begin", state.next_round)
-      record = self._run_round(run, state.next_round, state.labels)
+      record = self._run_round(run, state.next_round, state.labels, resumed)
+      resumed = None
       history.rounds.append(record)
       if round_writer is not None:
         reporting.log_round(round_writer, record)
@@ -585,8 +626,8 @@ class GraphAgreementModel(DistributedModel):
       if verbose:
         reporting.report(
             reporting.progress_line(history, record, options.max_rounds))
-      if saver is not None:
-        saver.save(state)
+      if run.saver is not None:
+        run.saver.save(state)
 
     if round_writer is not None:
       round_writer.close()

@@ -1,4 +1,4 @@
-"""Round checkpoints: round trip by object name, rotation, and refusing
+"""Round checkpoints: round trip, inside a round, rotation, and refusing
 what is not ours."""
 
 import keras
@@ -7,9 +7,10 @@ import pytest
 import tensorflow as tf
 
 from gam import checkpoints
-from gam.checkpoints import (CheckpointError, RoundCheckpoints, RoundState,
-                             latest_round)
-from gam.round_history import CoTrainingHistory, RoundRecord
+from gam.agreement import AgreementModel
+from gam.checkpoints import (CheckpointError, InRoundState, RoundCheckpoints,
+                             RoundState, latest_round)
+from gam.round_history import AgreementRecord, CoTrainingHistory, RoundRecord
 
 FINGERPRINT = {"graph": {"name": "toy", "nodes": 5},
                "options": {"seed": 3, "rounds": 4},
@@ -28,7 +29,11 @@ def model(width=4, seed=0):
 
 def parts(width=4, seed=0):
   """A node model, an agreement model and a built optimizer."""
-  node, agreement = model(width, seed), model(width, seed + 1)
+  node = model(width, seed)
+  # Its encoder layers are kept in a list, which tf.train.Checkpoint's
+  # object graph does not see.
+  agreement = AgreementModel(hidden_units=(width, 3), dropout=0.5)
+  agreement.build({"left": (None, 2), "right": (None, 2)})
   optimizer = keras.optimizers.Adam()
   optimizer.build(node.trainable_variables)
   return node, agreement, optimizer
@@ -94,6 +99,27 @@ def test_round_trip_restores_models_optimizer_rng_and_state(tmp_path):
   for a, b in zip(restored.best_node + restored.best_agreement,
                   state.best_node + state.best_agreement):
     np.testing.assert_array_equal(a, b)
+
+
+def test_in_round_checkpoint_restores_the_round_it_was_written_in(tmp_path):
+  node, agreement, optimizer = parts()
+  rounds = saver(tmp_path, node, agreement, optimizer)
+  rounds.save(state_after(0, node, agreement))
+  train_step(node, optimizer)
+  record = AgreementRecord(accuracy=0.75, balanced_accuracy=None,
+                           held_out_pairs=4, held_out_nodes=2, seconds=1.5)
+  rounds.save_in_round(InRoundState(1, record))
+  assert latest_round(tmp_path) == 0  # the round checkpoints are unchanged
+
+  fresh = parts(seed=7)
+  restoring = saver(tmp_path, *fresh)
+  assert restoring.restore().next_round == 1
+  assert restoring.restore_in_round(2) is None  # not the round written
+  assert restoring.restore_in_round(1) == InRoundState(1, record)
+  for before, after in ((node, fresh[0]), (agreement, fresh[1]),
+                        (optimizer, fresh[2])):
+    for a, b in zip(values(before.variables), values(after.variables)):
+      np.testing.assert_array_equal(a, b)
 
 
 def test_latest_is_the_newest_round_and_only_keep_rounds_remain(tmp_path):

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from gam import checkpoints
-from gam.agreement import AgreementModel, AgreementTrainingOptions
+from gam import graph_agreement_model
+from gam.agreement import (AgreementModel, AgreementTrainingOptions,
+                           train_agreement_model)
 from gam.agreement_regularization import AgreementRegularization
 from gam.cotraining import CoTrainingOptions
 from gam.round_callbacks import RoundCallback
@@ -144,17 +146,28 @@ class InterruptInRound(keras.callbacks.Callback):
       raise Interrupt()
 
 
-def test_interrupted_run_resumes_to_the_same_result(graph, trained, tmp_path):
+def test_interrupted_run_resumes_inside_the_round_to_the_same_result(
+    graph, trained, tmp_path, monkeypatch, capsys):
   model, history, _ = trained
   directory = str(tmp_path / "run")
   interrupted = make_model(graph)
   with pytest.raises(Interrupt):
-    # Round 0 and 1 finish and are checkpointed; round 2 is killed.
+    # Round 0 and 1 finish and are checkpointed; round 2 is killed while
+    # its classifier trains, after its agreement model was checkpointed.
     interrupted.fit(graph, verbose=0, checkpoint_dir=directory,
                     callbacks=[InterruptInRound(fit_call=3)])
   assert checkpoints.latest_round(directory) == 1
+  assert checkpoints.latest_round(f"{directory}/in_round") == 2
+  agreement_trainings = []
+  monkeypatch.setattr(
+      graph_agreement_model, "train_agreement_model",
+      lambda *args, **kwargs: agreement_trainings.append(args) or
+      train_agreement_model(*args, **kwargs))
   resumed = make_model(graph)
-  resumed_history = resumed.fit(graph, verbose=0, checkpoint_dir=directory)
+  resumed_history = resumed.fit(graph, checkpoint_dir=directory)
+  assert agreement_trainings == []  # round 2 resumed after its agreement
+  assert (f"Resuming from {directory}: 2 round(s) done, round 2 from after "
+          "its agreement model's training") in capsys.readouterr().out
   assert comparable(resumed_history) == comparable(history)
   np.testing.assert_array_equal(resumed.final_labels, model.final_labels)
   np.testing.assert_array_equal(predictions(resumed, graph),
