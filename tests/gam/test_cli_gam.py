@@ -93,22 +93,34 @@ def test_gam_job_writes_results_history_plot_and_model(gam_run):
 
 
 @pytest.mark.slow
-def test_killed_gam_job_resumes_to_the_same_result(gam_run, tmp_path):
+@pytest.mark.parametrize("moment, checkpoint, resumed_from", [
+    # Round 0 is checkpointed: round 1's agreement model is training.
+    ("agreement", "", "1 round(s) done\n"),
+    # Round 1 is checkpointed after its agreement model: its classifier is
+    # training, and the run resumes there.
+    ("classifier", "in_round", "1 round(s) done, round 1 from after its "
+     "agreement model's training\n"),
+])
+def test_killed_gam_job_resumes_to_the_same_result(
+    gam_run, tmp_path, moment, checkpoint, resumed_from):
+  del moment  # names the case
   out = tmp_path / "run"
   command = [sys.executable, "-m", "gam", *GAM_ARGS, "--output", str(out)]
   process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
   deadline = time.monotonic() + 300
-  while checkpoints.latest_round(out / "checkpoints") != 1:
+  expected = 0 if not checkpoint else 1
+  while checkpoints.latest_round(out / "checkpoints" / checkpoint
+                                 ) != expected:
     assert process.poll() is None, "the run ended before it could be killed"
     assert time.monotonic() < deadline
     time.sleep(0.02)
-  os.kill(process.pid, signal.SIGKILL)  # mid-way through round 2
+  os.kill(process.pid, signal.SIGKILL)
   assert process.wait() == -signal.SIGKILL
   assert not (out / "results.json").exists()
   resumed = subprocess.run(command, check=True, capture_output=True,
                            text=True)
-  assert "Resuming from" in resumed.stdout and "2 round(s) done" in \
+  assert f"Resuming from {out / 'checkpoints'}: {resumed_from}" in \
       resumed.stdout
   results = json.loads((out / "results.json").read_text())
   assert _comparable_rounds(results) == _comparable_rounds(gam_run[1])
