@@ -45,14 +45,14 @@ from gam.agreement_regularization import (GAM_KEYS, LEFT_LABELS, PAIR_WEIGHTS,
                                           agreement_regularization_loss,
                                           regularized_dataset)
 from gam.cotraining import CoTrainingOptions
+from gam.graph_regularization import GraphRegularizationModel
 from gam import reporting
 from gam.round_history import (SPLITS, AgreementRecord, CoTrainingHistory,
                                RoundRecord)
 from gam.self_labeling import (class_shares, confidence_for_precision,
                                label_candidates, select_new_labels)
-from graph_models import distribution
-from graph_models.distribution import (DistributedModel,
-                                       reducible_across_workers)
+from graph_models import distribution, nsl
+from graph_models.distribution import reducible_across_workers
 from graph_models.tasks import label_tasks
 from graph_models.graph import Graph
 from graph_models import label_table
@@ -141,8 +141,12 @@ class _Run:
 
 
 @keras.saving.register_keras_serializable(package="gam")
-class GraphAgreementModel(DistributedModel):
+class GraphAgreementModel(GraphRegularizationModel):
   """A node classifier trained with GAM: agreement model + self-training.
+
+  A `GraphRegularizationModel` whose graph term is GAM's over sampled edge
+  pairs (`regularized_dataset`), not over packed neighbours, and whose
+  `fit(graph)` runs the co-training rounds.
 
   Args:
     node_model_fn: zero-argument factory of the classifier (any of
@@ -175,36 +179,28 @@ class GraphAgreementModel(DistributedModel):
                options: Optional[CoTrainingOptions] = None,
                feature_name: str = FEATURES, multilabel: bool = False,
                **kwargs):
-    super().__init__(**kwargs)
-    if node_model_fn is None or not callable(node_model_fn):
-      raise ValueError("node_model_fn must be a zero-argument callable that "
-                       f"returns the node classifier, got {node_model_fn!r}")
-    agreement_model_fn = agreement_model_fn or AgreementModel
-    if not callable(agreement_model_fn):
-      raise ValueError(f"agreement_model_fn must be callable, got "
-                       f"{agreement_model_fn!r}")
     options = options or CoTrainingOptions()
     if not isinstance(options, CoTrainingOptions):
       raise ValueError(f"options must be CoTrainingOptions, got "
                        f"{type(options).__name__}")
-    self.node_model_fn = node_model_fn
-    self.agreement_model_fn = agreement_model_fn
+    # NSL's neighbour term stays off: GAM's term comes with the pairs.
+    super().__init__(
+        config=nsl.make_graph_reg_config(multiplier=0.0),
+        node_model_fn=node_model_fn, feature_name=feature_name,
+        agreement_model_fn=agreement_model_fn or AgreementModel,
+        agreement_options=options.agreement, **kwargs)
     self.options = options
-    self.feature_name = feature_name
     self.multilabel = bool(multilabel)
-    self.node_model = node_model_fn()
-    self.agreement_model = agreement_model_fn()
-    for name, model in (("node_model_fn", self.node_model),
-                        ("agreement_model_fn", self.agreement_model)):
-      if not isinstance(model, keras.Model):
-        raise ValueError(f"{name} returned {type(model).__name__}, not a "
-                         "keras.Model")
-    self.agreement_loss_tracker = keras.metrics.Mean(name="agreement_loss")
     self.cotraining_history: Optional[CoTrainingHistory] = None
     # The label table after the last fit(graph): training + self-labels.
     self.final_labels: Optional[np.ndarray] = None
 
+  GRAPH_LOSS = "agreement_loss"
+
   # -- Keras model ------------------------------------------------------------
+
+  def _trains_agreement_first(self) -> bool:
+    return False  # each round trains it (`fit(graph)`)
 
   def build(self, input_shape):
     input_shape = {k: v for k, v in input_shape.items() if k not in GAM_KEYS}
@@ -263,7 +259,7 @@ class GraphAgreementModel(DistributedModel):
       if LEFT_LABELS in x:
         regularization = agreement_regularization_loss(
             pair_outputs, x[LEFT_LABELS], x[PAIR_WEIGHTS])
-        self.agreement_loss_tracker.update_state(regularization)
+        self.graph_loss_tracker.update_state(regularization)
         # Keras divides the compiled loss by the replica count; this term is
         # computed by hand, so it must be too.
         loss = loss + tf.cast(regularization, loss.dtype) / replicas
@@ -301,17 +297,16 @@ class GraphAgreementModel(DistributedModel):
 
   def get_config(self):
     config = super().get_config()
-    config.update(
-        node_model=keras.saving.serialize_keras_object(self.node_model),
-        agreement_model=keras.saving.serialize_keras_object(
-            self.agreement_model),
-        options=self.options.to_dict(), feature_name=self.feature_name,
-        multilabel=self.multilabel)
+    # Both follow from `options` and the class.
+    del config["graph_reg_config"], config["agreement_options"]
+    config.update(options=self.options.to_dict(), multilabel=self.multilabel)
     return config
 
   @classmethod
   def from_config(cls, config):
     config = dict(config)
+    # Made anew at every call: each round re-initialises the models with
+    # fresh ones.
     node_config = config.pop("node_model")
     agreement_config = config.pop("agreement_model")
     return cls(
@@ -414,6 +409,7 @@ class GraphAgreementModel(DistributedModel):
         self.agreement_model, graph, labels,
         dataclasses.replace(self.options.agreement, seed=round_seed),
         held_out_pool=graph.train_mask)
+    self.agreement_steps.assign(result.steps)
     return AgreementRecord.from_training(result, None)
 
   def _regularization_pairs(self, graph: Graph, labels: np.ndarray,

@@ -109,6 +109,8 @@ class GraphRegularizationModel(DistributedModel):
     >>> model.fit(train_dataset, epochs=30, validation_data=eval_dataset)
   """
 
+  GRAPH_LOSS = "graph_loss"  # the name the graph term is reported under
+
   def __init__(self, config: Optional[nsl.GraphRegConfig] = None,
                node_model_fn: Optional[Callable[[], keras.Model]] = None,
                feature_name: str = FEATURES,
@@ -130,13 +132,16 @@ class GraphRegularizationModel(DistributedModel):
     self.graph_reg_config = config
     self.feature_name = feature_name
     self.agreement_options = agreement_options
+    self.node_model_fn = node_model_fn
+    self.agreement_model_fn = agreement_model_fn
     self.node_model = _made("node_model_fn", node_model_fn)
     self.agreement_model = None
     if agreement_model_fn is not None:
       self.agreement_model = _made("agreement_model_fn", agreement_model_fn)
+      # Optimiser steps of the agreement model's last training (0: never).
       self.agreement_steps = keras.Variable(
           0, dtype="int64", trainable=False, name="agreement_steps")
-    self.graph_loss_tracker = keras.metrics.Mean(name="graph_loss")
+    self.graph_loss_tracker = keras.metrics.Mean(name=self.GRAPH_LOSS)
 
   # The agreement model is frozen while the classifier trains (whatever
   # `trainable` says): `fit_agreement` trains it, with its own optimizer.
@@ -172,10 +177,13 @@ class GraphRegularizationModel(DistributedModel):
   def fit(self, x=None, y=None, **kwargs):
     """Keras `fit`; with an agreement model that has not been trained yet,
     `fit_agreement(x, y)` runs first."""
-    if self.agreement_model is not None and not int(
-        self.agreement_steps.numpy()):
+    if self._trains_agreement_first():
       self.fit_agreement(x, y)
     return super().fit(x, y, **kwargs)
+
+  def _trains_agreement_first(self) -> bool:
+    return self.agreement_model is not None and not int(
+        self.agreement_steps.numpy())
 
   def fit_agreement(self, x, y=None, max_examples: int = 50_000
                     ) -> AgreementTrainingResult:
