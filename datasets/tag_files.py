@@ -323,12 +323,13 @@ def _nus_wide_tag_list(directory: str) -> str:
   return os.path.join(directory, NUS_WIDE_TAG_LISTS[0])
 
 
-def _require_nus_wide_files(directory: str, paths: Sequence[str]) -> None:
+def _require_nus_wide_files(directory: str, paths: Sequence[str],
+                            named_by: str = "") -> None:
   missing = [os.path.relpath(path, directory) for path in paths
              if not os.path.isfile(path)]
   if missing:
     raise _not_found(directory, "lacks the NUS-WIDE file(s) "
-                     f"{', '.join(missing)}", NUS_WIDE_SUBDIRECTORY,
+                     f"{', '.join(missing)}{named_by}", NUS_WIDE_SUBDIRECTORY,
                      NUS_WIDE_INSTRUCTIONS)
 
 
@@ -389,7 +390,8 @@ def read_nus_wide(directory: PathLike,
   concept_names = _read_names(concepts_path)
   label_paths = [os.path.join(directory, NUS_WIDE_LABELS, f"Labels_{name}.txt")
                  for name in concept_names]
-  _require_nus_wide_files(directory, label_paths)
+  _require_nus_wide_files(directory, label_paths,
+                          f" (one per concept {concepts_path} names)")
 
   tag_names = _read_names(tag_list)
   num_images, rows, columns = _read_01_rows(
@@ -544,8 +546,10 @@ def read_mirflickr(directory: PathLike, min_tag_count: int = 1,
     untagged = np.flatnonzero(np.diff(tags.indptr) == 0)
     what = ("no tag" if min_tag_count == 1 else
             f"no tag used by at least {min_tag_count} images")
-    _refuse_untagged(untagged, len(paths), tags_dir,
-                     f"tags<n>.txt for n = {format_ids(untagged + 1)}", what)
+    more = (f" and {untagged.size - 10} more" if untagged.size > 10
+            else "")
+    _refuse_untagged(untagged, len(paths), tags_dir, ", ".join(
+        os.path.basename(paths[i]) for i in untagged[:10]) + more, what)
   concept_names, concept_paths = _concept_files(annotations_dir)
   concepts = np.zeros((len(paths), len(concept_names)), dtype=bool)
   for column, path in enumerate(concept_paths):

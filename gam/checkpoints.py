@@ -71,6 +71,29 @@ class InRoundState:
   agreement: Optional[AgreementRecord]
 
 
+def _latest(directory: str) -> Optional[str]:
+  """The newest checkpoint `directory`'s listing names; None without one.
+
+  TensorFlow only logs a warning when the listing is unreadable or names
+  files that are gone, and would then start the run afresh over it."""
+  listing = os.path.join(directory, "checkpoint")
+  if not os.path.exists(listing):
+    return None
+  try:
+    state = tf.train.get_checkpoint_state(directory)
+  except (tf.errors.OpError, UnicodeDecodeError, ValueError) as error:
+    raise CheckpointError(f"{listing} is damaged: {error}") from None
+  path = state.model_checkpoint_path if state else ""
+  if not path or not tf.io.gfile.exists(path + ".index"):
+    saved = sorted(p.rsplit(".", 1)[0] for p in os.listdir(directory)
+                   if p.endswith(".index"))
+    raise CheckpointError(
+        f"{listing} is damaged or names no saved round ({path!r}); the "
+        f"rounds saved here are {saved or 'none'}: delete {listing} to start "
+        "afresh, or mend it")
+  return path
+
+
 def latest_round(directory: os.PathLike) -> Optional[int]:
   """The newest round checkpointed in `directory`, or None."""
   path = tf.train.latest_checkpoint(os.fspath(directory))
@@ -133,6 +156,8 @@ class RoundCheckpoints:
     # A multi-worker run's other workers write elsewhere
     # (`distribution.write_dir`) and restore the chief's rounds.
     write_directory = os.fspath(write_directory or directory)
+    for listed in (write_directory, os.path.join(write_directory, IN_ROUND)):
+      _latest(listed)  # the managers below read the listings too
     self._manager = tf.train.CheckpointManager(
         self._checkpoint, write_directory, max_to_keep=keep,
         checkpoint_name=PREFIX)
@@ -164,8 +189,7 @@ class RoundCheckpoints:
   def restore_in_round(self, round_index: int) -> Optional[InRoundState]:
     """Round `round_index` as `save_in_round` wrote it, with the models,
     the optimizer and the RNG restored; None if it was not written."""
-    path = tf.train.latest_checkpoint(os.path.join(self._directory,
-                                                   IN_ROUND))
+    path = _latest(os.path.join(self._directory, IN_ROUND))
     if path is None or _round_of(path) != round_index:
       return None
     agreement = self._read_state(path)["agreement"]
@@ -181,7 +205,7 @@ class RoundCheckpoints:
       CheckpointError: the checkpoint is damaged, of another format, or of
         a run with another fingerprint.
     """
-    path = tf.train.latest_checkpoint(self._directory)
+    path = _latest(self._directory)
     if path is None:
       return None
     state = self._read_state(path)

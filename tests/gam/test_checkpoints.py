@@ -176,6 +176,24 @@ def test_a_damaged_checkpoint_is_refused_naming_it(tmp_path, damage):
     saver(tmp_path, *parts()).restore()
 
 
+@pytest.mark.parametrize("listing, damage", [
+    ("checkpoint", lambda text: b"\x9e" + text[1:]),   # not UTF-8
+    ("checkpoint", lambda text: b""),                   # truncated
+    ("checkpoint", lambda text: text.replace(b"round-0", b"round-7")),
+    ("in_round/checkpoint", lambda text: text[:len(text) // 3]),
+])
+def test_a_damaged_listing_is_refused_not_taken_for_a_fresh_start(
+    tmp_path, listing, damage):
+  node, agreement, optimizer = parts()
+  rounds = saver(tmp_path, node, agreement, optimizer)
+  rounds.save(state_after(0, node, agreement))
+  rounds.save_in_round(InRoundState(1, None))
+  path = tmp_path / listing
+  path.write_bytes(damage(path.read_bytes()))
+  with pytest.raises(CheckpointError, match=f"^{path} is damaged"):
+    saver(tmp_path, *parts()).restore()
+
+
 def test_models_of_another_shape_are_refused(tmp_path):
   node, agreement, optimizer = parts()
   saver(tmp_path, node, agreement, optimizer).save(
