@@ -18,6 +18,7 @@ import scipy.sparse as sp
 import scipy.special
 import tensorflow as tf
 
+from graph_models.distribution import DistributedModel
 from graph_models.graph import Features, Graph
 
 AGGREGATIONS = ("dist", "add", "concat")
@@ -39,7 +40,7 @@ def _split_pair(inputs: PairInputs):
 
 
 @keras.saving.register_keras_serializable(package="gam")
-class AgreementModel(keras.Model):
+class AgreementModel(DistributedModel):
   """Predicts the logit that two nodes have the same label.
 
   Inputs are `{"left": x_i, "right": x_j}` (a pair `(x_i, x_j)` works too),
@@ -84,6 +85,10 @@ class AgreementModel(keras.Model):
         keras.layers.Dense(units, activation=activation, name=f"encoder_{i}")
         for i, units in enumerate(self.hidden_units)]
     self.output_layer = keras.layers.Dense(1, name="agreement_logit")
+
+  def is_unsplittable(self, inputs) -> bool:
+    # A batch is small: every replica trains on all of it, as one device.
+    return True
 
   def build(self, input_shape):
     # `load_model` rebuilds from the recorded input shape before it restores

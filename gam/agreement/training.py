@@ -1,12 +1,15 @@
-"""`train_agreement_model`: fits an `AgreementModel` on balanced batches of
-labelled pairs, with early stopping on edges that touch held-out nodes.
+"""`train_agreement_model`: fits an `AgreementModel` with Keras' `fit` on
+balanced batches of labelled pairs, with early stopping on edges that touch
+held-out nodes (`HeldOutStopping`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from typing import List, Optional, Tuple
+import warnings
+import weakref
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import keras
 import numpy as np
@@ -14,7 +17,10 @@ import tensorflow as tf
 
 from gam.agreement.model import AgreementModel, gather_features, pair_logits
 from gam.agreement.pairs import AgreementPairSampler, checked_label_table
-from graph_models.graph import Graph
+from graph_models.graph import Features, Graph
+
+# `(left_ids, right_ids, targets)` of a batch of pairs.
+PairBatch = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 @dataclasses.dataclass(frozen=True)
 class AgreementTrainingOptions:
@@ -118,16 +124,130 @@ def balanced_accuracy(predicted: np.ndarray, targets: np.ndarray) -> float:
                         if (targets == kind).any()]))
 
 
+@keras.saving.register_keras_serializable(package="gam")
+class PairCrossEntropy(keras.losses.Loss):
+  """Sigmoid cross-entropy of one logit per pair: `y_true` and `y_pred` are
+  `[batch]` (Keras' `BinaryCrossentropy` would average over that last axis
+  before its reduction, making "sum" a mean)."""
+
+  def call(self, y_true, y_pred):
+    return tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.cast(y_true, y_pred.dtype), logits=y_pred)
+
+
 def _held_out_scores(model, features, sampler) -> Tuple[float, float, float]:
   """Held-out (accuracy, mean cross-entropy, balanced accuracy)."""
   logits = pair_logits(model, features, sampler.held_out[:, 0],
-                        sampler.held_out[:, 1], 4096)
+                       sampler.held_out[:, 1], 4096)
   targets = sampler.held_out_targets
   accuracy = float(np.mean((logits > 0) == targets))
   # Stable sigmoid cross-entropy: max(x, 0) - x * z + log(1 + exp(-|x|)).
   loss = float(np.mean(np.maximum(logits, 0) - logits * targets
                        + np.log1p(np.exp(-np.abs(logits)))))
   return accuracy, loss, balanced_accuracy(logits > 0, targets)
+
+
+class HeldOutStopping(keras.callbacks.Callback):
+  """GAM's early stopping of the agreement model: after every epoch
+  (`eval_every` steps) it scores the held-out edges, and adds their
+  `val_accuracy`, `val_loss` and `val_balanced_accuracy` to the epoch's logs.
+
+  Weights improve when held-out accuracy rises, or stays equal with a lower
+  held-out loss (small held-out sets tie often, which Keras'
+  `EarlyStopping` on one quantity cannot break). Training stops after
+  `patience` evaluations without gain once `min_steps` steps ran, at a
+  perfect evaluation if `stop_at_perfect`, or after `max_steps` steps; the
+  best weights are restored at the end. Without held-out edges it only
+  counts the steps. `max_steps` itself is the training data's length.
+  """
+
+  def __init__(self, options: AgreementTrainingOptions, features: Features,
+               sampler: AgreementPairSampler):
+    super().__init__()
+    self.options, self.features, self.sampler = options, features, sampler
+    self.steps = 0
+    self.best_score = (-1.0, -np.inf)
+    self.best_balanced = float("nan")
+    self.best_weights: Optional[List[np.ndarray]] = None
+    self.best_step = 0
+    self.history: List[Tuple[int, float]] = []
+    self._without_gain = 0
+
+  def on_epoch_end(self, epoch, logs=None):
+    self.steps = int(self.model.optimizer.iterations.numpy())
+    if not len(self.sampler.held_out):
+      return
+    accuracy, loss, balanced = _held_out_scores(self.model, self.features,
+                                                self.sampler)
+    if logs is not None:
+      logs.update(val_accuracy=accuracy, val_loss=loss,
+                  val_balanced_accuracy=balanced)
+    self.history.append((self.steps, accuracy))
+    if (accuracy, -loss) > self.best_score:
+      self.best_score, self.best_balanced = (accuracy, -loss), balanced
+      self.best_weights, self.best_step = self.model.get_weights(), self.steps
+      self._without_gain = 0
+    else:
+      self._without_gain += 1
+    options = self.options
+    if ((options.stop_at_perfect and accuracy == 1.0)
+        or (self._without_gain >= options.patience
+            and self.steps >= options.min_steps)):
+      self.model.stop_training = True
+
+  def on_train_end(self, logs=None):
+    if self.best_weights is not None:
+      self.model.set_weights(self.best_weights)
+
+
+def _pair_dataset(features: Features,
+                  batches: Callable[[], Iterator[PairBatch]],
+                  num_features: int) -> tf.data.Dataset:
+  """`({"left", "right"}, targets)` elements of the pairs `batches` yields."""
+  spec = tf.TensorSpec([None, num_features], tf.float32)
+  return tf.data.Dataset.from_generator(
+      lambda: (({"left": gather_features(features, left),
+                 "right": gather_features(features, right)}, targets)
+               for left, right, targets in batches()),
+      output_signature=({"left": spec, "right": spec},
+                        tf.TensorSpec([None], tf.float32))).prefetch(2)
+
+
+# The optimizer state each model's compiled training starts from, by the
+# options it was compiled for: a later call with the same options resets the
+# optimizer instead of compiling again, which would trace the steps anew.
+_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _compile(model: AgreementModel, options: AgreementTrainingOptions,
+             num_features: int) -> None:
+  """Compiles `model` for `options` with a fresh Adam (or resets it)."""
+  key = (options.learning_rate, options.loss_reduction, options.eval_every)
+  compiled = _COMPILED.get(model)
+  if compiled is not None and compiled[:2] == (key, model.optimizer):
+    for variable, value in zip(model.optimizer.variables, compiled[2]):
+      variable.assign(value)
+    return
+  with model.distribute_strategy.scope():
+    if not model.built:
+      model.build({"left": (None, num_features),
+                   "right": (None, num_features)})
+    model.compile(
+        optimizer=keras.optimizers.Adam(options.learning_rate),
+        loss=PairCrossEntropy(reduction=(
+            "sum" if options.loss_reduction == "sum"
+            else "sum_over_batch_size")),
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy",
+                                              threshold=0.0)],
+        # One call per evaluation: no Python between the steps. Not across
+        # replicas: TF 2.21 cannot run the batch's all-gather (see
+        # `is_unsplittable`) inside Keras' loop of steps.
+        steps_per_execution=(
+            options.eval_every
+            if model.distribute_strategy.num_replicas_in_sync == 1 else 1))
+    model.optimizer.build(model.trainable_variables)
+  _COMPILED[model] = (key, model.optimizer,
+                      [v.numpy() for v in model.optimizer.variables])
 
 
 def train_agreement_model(
@@ -143,19 +263,18 @@ def train_agreement_model(
   labelled nodes used; `held_out_pool` limits the nodes held out. See
   `AgreementPairSampler` for how pairs are chosen.
 
-  Every `options.eval_every` steps the held-out edges (those touching the
-  held-out labelled nodes, see `AgreementPairSampler`) are scored; weights
-  improve when held-out accuracy rises, or stays equal with a lower held-out
-  loss (small held-out sets tie often). Training stops after
-  `options.patience` evaluations without improvement (once it has run
-  `options.min_steps`), at a perfect evaluation if `options.stop_at_perfect`,
-  or at `options.max_steps`, then the best weights are restored. Without held-out
-  edges it runs `max_steps` steps. Training continues from the model's current
-  weights: build a fresh model to start over. Batch sampling is seeded by
-  `options.seed`; weight initialisation and dropout follow Keras's global seed
-  (`keras.utils.set_random_seed`). A model made under a `tf.distribute`
-  strategy trains under it, every replica on the whole batch (the model is
-  small; the updates stay those of one device).
+  The model is compiled (Adam, sigmoid cross-entropy on its logits,
+  `accuracy`) and trained by Keras' `fit`, one epoch per
+  `options.eval_every` steps of balanced batches; after each epoch
+  `HeldOutStopping` scores the held-out edges (those touching the held-out
+  labelled nodes, see `AgreementPairSampler`) and stops it. Without
+  held-out edges it runs `max_steps` steps. Training continues from the
+  model's current weights: build a fresh model to start over. Batch
+  sampling is seeded by `options.seed`; weight initialisation and dropout
+  follow Keras's global seed (`keras.utils.set_random_seed`). A model made
+  under a `tf.distribute` strategy trains under it, every replica on the
+  whole batch (`AgreementModel` is unsplittable), so the updates stay those
+  of one device.
 
   Example:
     >>> labels = np.where(graph.train_mask, graph.labels, UNLABELED)
@@ -168,77 +287,28 @@ def train_agreement_model(
       graph, labels, options.batch_size, options.held_out_fraction,
       options.max_held_out_pairs, options.random_pair_share, options.seed,
       held_out_pool)
-  features = graph.features
-  num_features = graph.num_features
-  strategy = model.distribute_strategy
-  with strategy.scope():
-    if not model.built:
-      model.build({"left": (None, num_features),
-                   "right": (None, num_features)})
-    optimizer = keras.optimizers.Adam(options.learning_rate)
-    optimizer.build(model.trainable_variables)
-  spec = tf.TensorSpec([None, num_features], tf.float32)
-
-  def replica_step(left, right, targets):
-    with tf.GradientTape() as tape:
-      logits = model({"left": left, "right": right}, training=True)
-      losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=targets,
-                                                       logits=logits)
-      loss = (tf.reduce_sum(losses) if options.loss_reduction == "sum"
-              else tf.reduce_mean(losses))
-      if model.losses:
-        loss += tf.add_n(model.losses)
-      # Every replica trains on the whole batch and the optimizer sums the
-      # replicas' gradients.
-      loss /= strategy.num_replicas_in_sync
-    variables = model.trainable_variables
-    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-
-  @tf.function(input_signature=[spec, spec, tf.TensorSpec([None], tf.float32)])
-  def train_step(left, right, targets):
-    strategy.run(replica_step, args=(left, right, targets))
-
+  features, num_features = graph.features, graph.num_features
+  _compile(model, options, num_features)
   has_held_out = len(sampler.held_out) > 0
-  best_score, best_balanced = (-1.0, -np.inf), float("nan")
-  best_weights, best_step = model.get_weights(), 0
-  history: List[Tuple[int, float]] = []
-  evaluations_without_gain = 0
-  step = 0
-  while step < options.max_steps:
-    left, right, targets = sampler.batch()
-    train_step(gather_features(features, left),
-               gather_features(features, right), targets)
-    step += 1
-    if not has_held_out or (step % options.eval_every
-                            and step != options.max_steps):
-      continue
-    accuracy, loss, balanced = _held_out_scores(model, features, sampler)
-    history.append((step, accuracy))
-    if (accuracy, -loss) > best_score:
-      best_score, best_weights, best_step = (accuracy, -loss), \
-          model.get_weights(), step
-      best_balanced = balanced
-      evaluations_without_gain = 0
-    else:
-      evaluations_without_gain += 1
-    if options.stop_at_perfect and accuracy == 1.0:
-      break
-    if (evaluations_without_gain >= options.patience
-        and step >= options.min_steps):
-      break
-
-  if has_held_out:
-    model.set_weights(best_weights)
-    held_out_accuracy = best_score[0]
-  else:
-    best_step, held_out_accuracy = step, float("nan")
+  stopper = HeldOutStopping(options, features, sampler)
+  with warnings.catch_warnings():
+    # The last epoch is cut short when eval_every does not divide
+    # max_steps: the batches run out there, as they should.
+    warnings.filterwarnings("ignore", "Your input ran out of data")
+    model.fit(
+        _pair_dataset(features, lambda: iter(sampler.batch, None),
+                      num_features).take(options.max_steps),
+        steps_per_epoch=options.eval_every,
+        epochs=-(-options.max_steps // options.eval_every),
+        callbacks=[stopper], verbose=0, shuffle=False)
   return AgreementTrainingResult(
-      held_out_accuracy=held_out_accuracy,
-      held_out_balanced_accuracy=best_balanced,
-      num_held_out_nodes=len(sampler.held_out_nodes), steps=step,
-      best_step=best_step,
+      held_out_accuracy=(stopper.best_score[0] if has_held_out
+                         else float("nan")),
+      held_out_balanced_accuracy=stopper.best_balanced,
+      num_held_out_nodes=len(sampler.held_out_nodes), steps=stopper.steps,
+      best_step=stopper.best_step if has_held_out else stopper.steps,
       num_train_pairs=sampler.num_train_pairs,
       num_held_out_pairs=len(sampler.held_out),
       held_out_positive_fraction=(float(sampler.held_out_targets.mean())
                                   if has_held_out else float("nan")),
-      history=history, train_seconds=time.perf_counter() - start_time)
+      history=stopper.history, train_seconds=time.perf_counter() - start_time)

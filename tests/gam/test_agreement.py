@@ -331,6 +331,12 @@ def test_early_stopping_restores_the_best_evaluation(flickr):
         f"(always-agree {result.held_out_positive_fraction:.3f}), best step "
         f"{result.best_step} of {result.steps}")
   assert result.held_out_accuracy > result.held_out_positive_fraction
+  # Keras' fit trained it: its History holds an epoch per evaluation, with
+  # the held-out scores beside the training ones.
+  logs = model.history.history
+  assert logs["val_accuracy"] == [a for _, a in result.history]
+  assert len(logs["loss"]) == len(result.history)
+  assert int(model.optimizer.iterations.numpy()) == result.steps
 
 
 def test_min_steps_keeps_training_past_the_patience(flickr):
