@@ -134,12 +134,10 @@ def plot_label_average_precision(labels: np.ndarray, scores: np.ndarray,
                                  path: os.PathLike, title: str = "") -> None:
   """Multi-label test predictions: each label's average precision next to
   its prevalence (the AP of a random ranking), labels by frequency."""
-  from graph_models.tasks.multilabel_metrics import MeanAveragePrecision  # pylint: disable=g-import-not-at-top
+  from graph_models.tasks.multilabel_metrics import label_average_precision  # pylint: disable=g-import-not-at-top
   labels = np.asarray(labels) > 0
   order = np.argsort(-labels.sum(axis=0), kind="stable")
-  metric = MeanAveragePrecision(mode="label")
-  metric.update_state(labels.astype(np.float32), scores)
-  ap, has_positive = (np.asarray(t) for t in metric.per_label())
+  ap, has_positive = label_average_precision(labels, scores)
   figure, axis = plt.subplots(figsize=(max(6, 0.35 * labels.shape[1]), 4))
   positions = np.arange(labels.shape[1])
   axis.bar(positions, np.where(has_positive, ap, 0)[order],

@@ -20,8 +20,9 @@ Three steps, each usable on its own:
    `-log s(u_c . v_o) - sum_k log s(-u_c . v_nk)`, with `negatives` noise
    nodes `n_k` drawn from the walk corpus's unigram distribution raised to
    the 3/4 power. The `u` (centre) vectors are the embeddings.
-3. `with_node2vec_features`: the seed paper's ablation inputs - node features
-   only, embeddings only, or both concatenated.
+3. `with_node2vec_features`: the Flickr missing-tag prediction study's
+   ablation inputs - node features only, embeddings only, or both
+   concatenated.
 
 The walks treat the graph as undirected and weighted: they use
 `max(A, A^T)` without self-loops (a self-loop would only make a walk stand
@@ -448,7 +449,7 @@ def train_node2vec(graph: Graph, options: Node2VecOptions = Node2VecOptions(),
 
 def with_node2vec_features(graph: Graph, embeddings: np.ndarray,
                            mode: str = "both") -> Graph:
-  """`graph` with the node features of one of the seed paper's ablations.
+  """`graph` with the node features of one of the missing-tag study's ablations.
 
   `mode`: "features" (unchanged), "node2vec" (the embeddings replace the
   features) or "both" (the features, then the embeddings scaled to an L2

@@ -49,8 +49,8 @@ def score_name(multilabel: bool) -> str:
 def monitor_name(multilabel: bool) -> str:
   """The Keras metric epochs are early-stopped on (`val_<name>`).
 
-  Per-image mAP for multi-label: per-label mAP stores every score and runs
-  on one replica only (see `MeanAveragePrecision`).
+  Per-image mAP for multi-label: per-label mAP needs every score at once
+  (see `MeanAveragePrecision`).
   """
   return "image_map" if multilabel else "accuracy"
 

@@ -1,7 +1,8 @@
 """The missing-metadata task of the Flickr tag-prediction study.
 
-Seed paper 000 ("missing node feature prediction" on the Flickr graph of
-McAuley & Leskovec, 2012, sections 4-5 and 7.2) builds its task as follows:
+The Flickr missing-tag prediction study ("missing node feature prediction"
+on the Flickr graph of McAuley & Leskovec, 2012, sections 4-5 and 7.2)
+builds its task as follows:
 keep the 2,000 most common metadata values, remove each value of each photo
 independently with probability 0.2, and ask a model that sees the remaining
 (observed) values to predict the removed ones. `make_missing_tag_task`
@@ -12,7 +13,7 @@ Choices (each documented on the field or argument it concerns):
 
 * Vocabulary: the `vocabulary_size` tags carried by the most images, among
   those carried by at least `min_count` images, computed on the full matrix
-  before anything is dropped (as in the seed paper, which filters first).
+  before anything is dropped (as in the missing-tag study, which filters first).
   Column j of the task is original tag `vocabulary[j]`; columns run from the
   most to the least common tag, ties going to the lower original id, so the
   metrics' tie rule (lower column first) favours the more common tag.
@@ -24,8 +25,8 @@ Choices (each documented on the field or argument it concerns):
   vocabulary columns, so the task depends only on the matrix and the
   arguments.
 * Evaluation images (`eval_images`): the images with at least one dropped tag.
-  Images with nothing dropped have nothing to predict (the seed paper reports
-  that they make its accuracy trivially high), so they are left out and
+  Images with nothing dropped have nothing to predict (the missing-tag study
+  reports that they make its accuracy trivially high), so they are left out and
   counted in `num_images_nothing_dropped`; images with no vocabulary tag at
   all are among them and also counted in `num_untagged_images`. Images whose
   every tag was dropped stay in: a model must then predict from nothing
@@ -57,8 +58,8 @@ from typing import Union
 import numpy as np
 import scipy.sparse as sp
 
-# Seed paper 000 keeps the 2,000 most common metadata values and drops each
-# with probability 0.2.
+# The missing-tag study keeps the 2,000 most common metadata values and drops
+# each with probability 0.2.
 DEFAULT_VOCABULARY_SIZE = 2000
 DEFAULT_DROP_PROBABILITY = 0.2
 
@@ -239,19 +240,20 @@ def make_missing_tag_task(
     seed: int = 0,
     vocabulary_size: int = DEFAULT_VOCABULARY_SIZE,
     min_count: int = 1) -> MissingTagTask:
-  """Drops tags at random from the most common ones (seed paper 000).
+  """Drops tags at random from the most common ones (as the Flickr
+  missing-tag prediction study does).
 
   Args:
     image_tags: `[num_images, num_tags]` 0/1 incidence (scipy sparse or
       numpy), e.g. `FlickrMetadata.image_tags`. Not modified.
     drop_probability: the chance, in (0, 1), that each (image, tag)
-      assignment is dropped; 0.2 in the seed paper.
+      assignment is dropped; 0.2 in the missing-tag study.
     seed: non-negative integer seed of the drop.
     vocabulary_size: how many of the most common tags to keep (2,000 in the
-      seed paper); fewer are kept if fewer tags reach `min_count`.
+      missing-tag study); fewer are kept if fewer tags reach `min_count`.
     min_count: the fewest images a kept tag must be on. The default 1 only
-      excludes unused tags, as the seed paper's pure top-N filter; 2 keeps
-      only tags that can still be seen on another image once dropped.
+      excludes unused tags, as the missing-tag study's pure top-N filter; 2
+      keeps only tags that can still be seen on another image once dropped.
 
   Returns:
     The `MissingTagTask`.

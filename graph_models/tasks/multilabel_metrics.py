@@ -46,9 +46,9 @@ from __future__ import annotations
 from typing import Dict, Optional, Tuple
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from graph_models.distribution import compiling_with_xla
 
 F1_STATISTICS = ("CP", "CR", "CF1", "OP", "OR", "OF1")
 
@@ -229,7 +229,9 @@ class _AtK(_ImageAverage):
 class PrecisionAtK(_AtK):
   """Mean over images of the share of their top k labels that are true.
 
-  Images without a true label count, with precision 0.
+  Images without a true label count, with precision 0. The value is
+  `keras.metrics.Precision(top_k=k)`'s (test); this class adds the checks
+  and the family the other @k metrics share.
 
   Example:
     >>> m = PrecisionAtK(k=2)
@@ -285,25 +287,19 @@ class AccuracyAtK(_AtK):
 
 @keras.saving.register_keras_serializable(package="graph_models")
 class MeanAveragePrecision(_ImageAverage):
-  """Mean average precision, over labels or over images.
+  """Per-image mean average precision: the AP of each image's ranking of
+  the labels, averaged over the images with at least one true label
+  (`num_excluded` counts the others). Constant memory, any context.
 
-  `mode="label"`: the AP of each label's ranking of all images seen, averaged
-  over the labels with at least one positive image (`num_excluded` counts
-  the others). Exact AP needs every score, so this mode stores all of
-  `y_pred` (images x labels values) until `reset_state`, and `result()`
-  sorts them; Keras calls `result()` after every `evaluate` step, so for
-  large evaluation sets use big batches or feed `model.predict` outputs to
-  a standalone instance. The buffers grow, which XLA cannot compile (compile
-  the model with `jit_compile=False`; "auto" only uses XLA on accelerators)
-  and which is refused on more than one replica.
-
-  `mode="image"`: the AP of each image's ranking of the labels, averaged over
-  the images with at least one true label; constant memory, any context.
+  Per-label mAP ranks every image for each label, so it needs all the
+  scores at once: compute it from the predictions with
+  `label_mean_average_precision` (a streaming metric would have to keep
+  every score, which XLA cannot compile and replicas cannot share).
 
   Ties are pessimistic (see the module docstring).
 
   Example:
-    >>> m = MeanAveragePrecision(mode="image")
+    >>> m = MeanAveragePrecision()
     >>> m.update_state([[0, 1, 0, 1]], [[.9, .5, .5, .1]])
     >>> round(float(m.result()), 4)  # (1/3 + 2/4) / 2
     0.4167
@@ -311,89 +307,25 @@ class MeanAveragePrecision(_ImageAverage):
 
   skips_empty_images = True
 
-  def __init__(self, mode: str = "label", num_labels: Optional[int] = None,
+  def __init__(self, mode: str = "image", num_labels: Optional[int] = None,
                name: Optional[str] = None, dtype: Optional[str] = None):
-    if mode not in ("label", "image"):
-      raise ValueError(f"mode must be 'label' or 'image', got {mode!r}")
-    super().__init__(k=None, num_labels=num_labels,
-                     name=name or f"{mode}_map", dtype=dtype)
-    self.mode = mode
     if mode == "label":
-      # Plain TF variables: Keras variables cannot change shape.
-      def buffer(rank: int, name: str) -> tf.Variable:
-        return tf.Variable(tf.zeros([0] * rank, self.dtype), trainable=False,
-                           shape=tf.TensorShape([None] * rank), name=name)
-      self._stored_scores = buffer(2, "stored_scores")
-      self._stored_relevant = buffer(2, "stored_relevant")
-      self._stored_weights = buffer(1, "stored_weights")
+      raise ValueError(
+          "per-label mAP needs every score at once: compute it from the "
+          "predictions with label_mean_average_precision(y_true, scores)")
+    if mode != "image":
+      raise ValueError(f"mode must be 'image', got {mode!r}")
+    super().__init__(k=None, num_labels=num_labels,
+                     name=name or "image_map", dtype=dtype)
+    self.mode = mode
 
   def _image_scores(self, relevant, scores):
     return average_precision(relevant, scores, tf.ones_like(scores))[0]
 
-  def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-    if self.mode == "image":
-      super().update_state(y_true, y_pred, sample_weight)
-      return
-    if compiling_with_xla():
-      raise ValueError(
-          "MeanAveragePrecision(mode='label') keeps growing buffers, which "
-          "XLA cannot compile: compile the model with jit_compile=False")
-    if tf.distribute.get_strategy().num_replicas_in_sync > 1:
-      raise NotImplementedError(
-          "MeanAveragePrecision(mode='label') runs on one replica only; use "
-          "mode='image' or compute it from model.predict outputs")
-    relevant, scores, weights = self._prepare(y_true, y_pred, sample_weight)
-    num_labels = tf.shape(scores)[1]
-    stored = tf.shape(self._stored_scores)
-    same_labels = tf.debugging.assert_equal(
-        tf.logical_or(stored[0] == 0, stored[1] == num_labels), True,
-        message="MeanAveragePrecision: the number of labels changed between "
-                "batches")
-    with tf.control_dependencies([same_labels]):
-      for buffer, batch in ((self._stored_scores, scores),
-                            (self._stored_relevant, relevant)):
-        # An empty buffer is [0, 0]: give it the batch's label count.
-        buffer.assign(tf.concat(
-            [tf.reshape(buffer, tf.stack([-1, num_labels])), batch], 0))
-      self._stored_weights.assign(
-          tf.concat([self._stored_weights, weights], 0))
-
-  def _label_ap(self) -> Tuple[tf.Tensor, tf.Tensor]:
-    scores = tf.transpose(self._stored_scores)
-    weights = tf.broadcast_to(self._stored_weights, tf.shape(scores))
-    return average_precision(tf.transpose(self._stored_relevant), scores,
-                             weights)
-
-  def result(self) -> tf.Tensor:
-    if self.mode == "image":
-      return super().result()
-    ap, has_positive = self._label_ap()
-    return tf.math.divide_no_nan(tf.reduce_sum(ap),
-                                 tf.reduce_sum(tf.cast(has_positive,
-                                                       self.dtype)))
-
-  def reset_state(self) -> None:
-    super().reset_state()
-    if self.mode == "label":
-      for buffer in (self._stored_scores, self._stored_relevant,
-                     self._stored_weights):
-        buffer.assign(tf.zeros([0] * buffer.shape.rank, self.dtype))
-
   @property
   def num_excluded(self) -> int:
-    """Labels ("label" mode) or images ("image" mode) seen so far that have
-    no positive, and so are left out of the mean."""
-    if self.mode == "image":
-      return self.num_empty_images
-    _, has_positive = self._label_ap()
-    return int(tf.reduce_sum(tf.cast(~has_positive, tf.int32)))
-
-  def per_label(self) -> Tuple[tf.Tensor, tf.Tensor]:
-    """`(AP of each label, whether it has a positive image)` of the scores
-    seen so far ("label" mode; a label without a positive has AP 0)."""
-    if self.mode != "label":
-      raise ValueError("per_label needs mode='label'")
-    return self._label_ap()
+    """Images seen so far without a true label, left out of the mean."""
+    return self.num_empty_images
 
   def result_dict(self) -> Dict[str, float]:
     """`{"map": ..., "num_excluded": ...}` as Python numbers."""
@@ -401,6 +333,54 @@ class MeanAveragePrecision(_ImageAverage):
 
   def get_config(self) -> dict:
     return {**super().get_config(), "mode": self.mode}
+
+
+def label_average_precision(y_true, scores, sample_weight=None
+                            ) -> Tuple[np.ndarray, np.ndarray]:
+  """Each label's AP over its ranking of all the images, and whether it has
+  a positive image (its AP is 0 if not).
+
+  `y_true` multi-hot and `scores` are `[images, labels]`; `sample_weight`
+  (`[images]`) weighs the images. Ties are pessimistic (module docstring).
+  Label 0 below: its positives rank 1st and 3rd, AP (1 + 2/3) / 2; label 1:
+  its positive ranks 2nd, AP 1/2.
+
+  Example:
+    >>> ap, has_positive = label_average_precision(
+    ...     [[1, 0], [0, 0], [1, 1]], [[.9, .2], [.5, .4], [.1, .3]])
+    >>> [round(float(a), 4) for a in ap], has_positive.tolist()
+    ([0.8333, 0.5], [True, True])
+  """
+  relevant = np.asarray(y_true, np.float32) > 0.5
+  scores = np.asarray(scores, np.float32)
+  if scores.ndim != 2 or relevant.shape != scores.shape:
+    raise ValueError(f"y_true {relevant.shape} and scores {scores.shape} must "
+                     "be [images, labels] arrays of the same shape")
+  weights = (np.ones(scores.shape[0], np.float32) if sample_weight is None
+             else np.asarray(sample_weight, np.float32).reshape(-1))
+  if weights.shape != scores.shape[:1]:
+    raise ValueError(f"sample_weight has {weights.size} values for "
+                     f"{scores.shape[0]} images")
+  ap, has_positive = average_precision(
+      tf.constant(relevant.T, tf.float32), tf.constant(scores.T),
+      tf.constant(np.broadcast_to(weights, scores.T.shape)))
+  return ap.numpy(), has_positive.numpy()
+
+
+def label_mean_average_precision(y_true, scores, sample_weight=None
+                                 ) -> Dict[str, float]:
+  """Per-label mAP (the PASCAL VOC and MS-COCO tagging protocol):
+  `{"map": the mean of `label_average_precision` over the labels with a
+  positive image, "num_excluded": the labels without one}` (0 if none has).
+
+  Example:
+    >>> round(label_mean_average_precision(
+    ...     [[1, 0], [0, 0], [1, 1]], [[.9, .2], [.5, .4], [.1, .3]])["map"], 4)
+    0.6667
+  """
+  ap, has_positive = label_average_precision(y_true, scores, sample_weight)
+  return {"map": float(ap[has_positive].mean()) if has_positive.any()
+          else 0.0, "num_excluded": int((~has_positive).sum())}
 
 
 class _LabelCounts(_MultiLabelMetric):

@@ -309,8 +309,9 @@ def test_embeddings_are_deterministic_per_seed_and_isolated_nodes_are_zero(
 
 
 def test_structure_beats_uninformative_features(sbm):
-  """Seed paper 000's ablation direction on a graph whose labels follow its
-  communities but whose features barely know them."""
+  """The Flickr missing-tag prediction study's ablation direction on a
+  graph whose labels follow its communities but whose features barely know
+  them."""
   graph, embeddings = sbm
   accuracy = {mode: logistic_regression_accuracy(
       with_node2vec_features(graph, embeddings, mode)) for mode in MODES}

@@ -141,34 +141,50 @@ def test_average_precision_ties_are_pessimistic():
     np.testing.assert_array_equal(has_relevant, [True, True, True, False])
 
 
-@pytest.mark.parametrize("mode, expected", [("label", LABEL_MAP),
-                                            ("image", IMAGE_MAP)])
-def test_mean_average_precision(mode, expected):
-  metric = mm.MeanAveragePrecision(mode)
-  # In two batches: label mode ranks images across both.
-  metric.update_state(MAP_TRUE[:2], MAP_SCORES[:2])
+def test_image_mean_average_precision():
+  metric = mm.MeanAveragePrecision()
+  metric.update_state(MAP_TRUE[:2], MAP_SCORES[:2])  # in two batches
   assert result_of(metric, MAP_TRUE[2:], MAP_SCORES[2:]) == pytest.approx(
-      expected)
-  assert metric.num_excluded == 1  # label 2, or image 3
-  assert metric.result_dict() == {"map": pytest.approx(expected),
+      IMAGE_MAP)
+  assert metric.num_excluded == 1  # image 3
+  assert metric.result_dict() == {"map": pytest.approx(IMAGE_MAP),
                                   "num_excluded": 1}
   metric.reset_state()
   assert float(metric.result()) == 0
   assert metric.num_excluded == 0
-  assert result_of(metric, MAP_TRUE, MAP_SCORES) == pytest.approx(expected)
+  assert result_of(metric, MAP_TRUE, MAP_SCORES) == pytest.approx(IMAGE_MAP)
 
 
-@pytest.mark.parametrize("mode, expected", [
-    # Weights 1, 2, 1, 1 for images 0-3. Label 0: at i0 1/1; at i2 the
-    # images scoring >= .4 weigh 1 + 2 + 1, of which positive 1 + 1:
-    # AP = (1 * 1 + 1 * 2/4) / (1 + 1). Label 1: tied at the top, AP 1.
-    ("label", (0.75 + 1) / 2),
-    # Image APs 1, 1/2, 1 weighted 1, 2, 1.
-    ("image", (1 * 1 + 2 * 1 / 2 + 1 * 1) / 4),
-])
-def test_mean_average_precision_weights_images(mode, expected):
-  assert result_of(mm.MeanAveragePrecision(mode), MAP_TRUE, MAP_SCORES,
-                   tf.constant([1., 2., 1., 1.])) == pytest.approx(expected)
+def test_label_mean_average_precision_ranks_all_images():
+  assert mm.label_mean_average_precision(MAP_TRUE, MAP_SCORES) == {
+      "map": pytest.approx(LABEL_MAP), "num_excluded": 1}  # label 2
+  ap, has_positive = mm.label_average_precision(MAP_TRUE, MAP_SCORES)
+  assert not has_positive[2] and ap[2] == 0
+  assert ap[has_positive].mean() == pytest.approx(LABEL_MAP)
+  with pytest.raises(ValueError, match="must be \\[images, labels\\]"):
+    mm.label_average_precision(MAP_TRUE, np.zeros((4, 2)))
+  with pytest.raises(ValueError, match="3 values for 4 images"):
+    mm.label_average_precision(MAP_TRUE, MAP_SCORES, [1., 1., 1.])
+
+
+def test_per_label_map_is_no_streaming_metric():
+  with pytest.raises(ValueError, match="label_mean_average_precision"):
+    mm.MeanAveragePrecision("label")
+
+
+WEIGHTS = [1., 2., 1., 1.]
+
+
+def test_mean_average_precision_weights_images():
+  # Weights 1, 2, 1, 1 for images 0-3. Label 0: at i0 1/1; at i2 the
+  # images scoring >= .4 weigh 1 + 2 + 1, of which positive 1 + 1:
+  # AP = (1 * 1 + 1 * 2/4) / (1 + 1). Label 1: tied at the top, AP 1.
+  assert mm.label_mean_average_precision(
+      MAP_TRUE, MAP_SCORES, WEIGHTS)["map"] == pytest.approx((0.75 + 1) / 2)
+  # Image APs 1, 1/2, 1 weighted 1, 2, 1.
+  assert result_of(mm.MeanAveragePrecision(), MAP_TRUE, MAP_SCORES,
+                   tf.constant(WEIGHTS)) == pytest.approx(
+                       (1 * 1 + 2 * 1 / 2 + 1 * 1) / 4)
 
 
 @pytest.mark.parametrize("k", sorted(F1_EXPECTED))
@@ -204,15 +220,12 @@ def test_micro_f1(kwargs, y_pred, expected):
      {"recall_at_3": AT_K_EXPECTED[3][mm.RecallAtK]}),
     (lambda: mm.AccuracyAtK(3), AT_K_TRUE, AT_K_SCORES,
      {"accuracy_at_3": AT_K_EXPECTED[3][mm.AccuracyAtK]}),
-    (lambda: mm.MeanAveragePrecision("label"), MAP_TRUE, MAP_SCORES,
-     {"label_map": LABEL_MAP}),
     (lambda: mm.MeanAveragePrecision("image"), MAP_TRUE, MAP_SCORES,
      {"image_map": IMAGE_MAP}),
     (lambda: mm.TopKPrecisionRecallF1(2), F1_TRUE, F1_SCORES,
      {f"top_2_{stat}": value for stat, value in F1_EXPECTED[2].items()}),
     (lambda: mm.MicroF1(), F1_TRUE, F1_LOGITS, {"micro_f1": 0.5}),
-], ids=["precision", "recall", "accuracy", "label_map", "image_map", "top_k",
-        "micro_f1"])
+], ids=["precision", "recall", "accuracy", "image_map", "top_k", "micro_f1"])
 def test_metrics_accumulate_in_model_evaluate(make, y_true, y_pred,
                                               expected):
   y_pred = np.array(y_pred, np.float32)
@@ -285,7 +298,6 @@ def test_per_label_counts_need_a_known_label_count(name):
 
 
 ALL = {**{name: lambda make=make: make(1) for name, make in WITH_K.items()},
-       "label_map": lambda: mm.MeanAveragePrecision("label"),
        "image_map": lambda: mm.MeanAveragePrecision("image")}
 
 
@@ -312,23 +324,8 @@ def test_label_count_is_checked_against_num_labels():
                                                   tf.zeros([1, 4]))
 
 
-def test_label_map_refuses_a_changed_label_count():
-  metric = mm.MeanAveragePrecision("label")
-  metric.update_state(tf.zeros([1, 3]), tf.zeros([1, 3]))
-  with pytest.raises(tf.errors.InvalidArgumentError,
-                     match="number of labels changed"):
-    metric.update_state(tf.zeros([2, 2]), tf.zeros([2, 2]))
-
-
-def test_label_map_refuses_xla_with_a_clear_error():
-  update = tf.function(mm.MeanAveragePrecision("label").update_state,
-                       jit_compile=True)
-  with pytest.raises(ValueError, match="jit_compile=False"):
-    update(tf.zeros([1, 3]), tf.zeros([1, 3]))
-
-
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(mode="pairs"), "mode must be 'label' or 'image'"),
+    (dict(mode="pairs"), "mode must be 'image'"),
     (dict(num_labels=0), "num_labels must be a positive integer"),
 ])
 def test_bad_map_arguments(kwargs, message):
@@ -343,3 +340,16 @@ def test_bad_map_arguments(kwargs, message):
 def test_bad_micro_f1_arguments(kwargs, message):
   with pytest.raises(ValueError, match=message):
     mm.MicroF1(**kwargs)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_precision_at_k_is_keras_precision_over_the_top_k(k):
+  rng = np.random.default_rng(k)
+  y_true = (rng.random((64, 10)) < 0.3).astype(np.float32)
+  scores = rng.normal(size=(64, 10)).astype(np.float32)
+  weights = rng.random(64).astype(np.float32)
+  ours, theirs = mm.PrecisionAtK(k), keras.metrics.Precision(top_k=k)
+  for metric in (ours, theirs):
+    metric.update_state(y_true, scores, sample_weight=weights)
+  assert float(ours.result()) == pytest.approx(float(theirs.result()),
+                                               rel=1e-6)
