@@ -149,7 +149,8 @@ def plot_label_average_precision(labels: np.ndarray, scores: np.ndarray,
   axis.set_ylabel("average precision")
   axis.set_ylim(0, 1.2)
   axis.set_yticks(np.linspace(0, 1, 6))
-  axis.set_title(f"per-label AP (mAP {float(metric.result()):.3f})")
+  label_map = float(ap[has_positive].mean()) if has_positive.any() else 0.0
+  axis.set_title(f"per-label AP (mAP {label_map:.3f})")
   axis.legend(fontsize="small", ncol=2, loc="upper center")
   axis.grid(alpha=0.3, axis="y")
   if title:

@@ -3,6 +3,7 @@
 import numpy as np
 
 from gam import plots
+from graph_models.tasks.multilabel_metrics import label_mean_average_precision
 
 
 def test_confusion_matrix_counts_true_against_predicted():
@@ -31,3 +32,19 @@ def test_prediction_plot_is_written(tmp_path):
   plots.plot_predictions(labels, logits, path, title="test")
   data = path.read_bytes()
   assert data.startswith(b"\x89PNG") and len(data) > 10_000
+
+
+def test_label_average_precision_plot_is_titled_with_the_label_map(
+    tmp_path, monkeypatch):
+  rng = np.random.default_rng(2)
+  labels = (rng.random((60, 5)) < 0.3).astype(np.float32)
+  labels[:, 4] = 0  # a label without a positive image is left out
+  scores = labels * 2 + rng.normal(size=(60, 5))
+  titles = []
+  monkeypatch.setattr(plots.plt.Axes, "set_title",
+                      lambda axis, text, *a, **k: titles.append(text))
+  path = tmp_path / "label_ap.png"
+  plots.plot_label_average_precision(labels, scores, path)
+  expected = label_mean_average_precision(labels, scores)["map"]
+  assert titles == [f"per-label AP (mAP {expected:.3f})"]
+  assert path.read_bytes().startswith(b"\x89PNG")
