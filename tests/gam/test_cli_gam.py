@@ -182,7 +182,10 @@ def test_two_workers_leave_one_set_of_files_and_the_same_weights(tmp_path):
       "results.json", "test_predictions.png"]
   assert {p.name for p in (out / "checkpoints").iterdir()} == {
       "checkpoint", "round-0.index", "round-0.data-00000-of-00001",
-      "round-1.index", "round-1.data-00000-of-00001"}
+      "round-1.index", "round-1.data-00000-of-00001", "in_round"}
+  # Round 1 after its agreement model, kept until the next round's.
+  assert {p.name for p in (out / "checkpoints" / "in_round").iterdir()} == {
+      "checkpoint", "round-1.index", "round-1.data-00000-of-00001"}
   results = json.loads((out / "results.json").read_text())
   assert results["num_replicas_in_sync"] == 2
   assert digests == [[results["weights_sha256"]]] * 2
