@@ -174,6 +174,8 @@ class GraphAgreementModel(GraphRegularizationModel):
     >>> history.best.test_scores["accuracy"]
   """
 
+  GRAPH_LOSS = "agreement_loss"
+
   def __init__(self, node_model_fn: Optional[ModelFn] = None,
                agreement_model_fn: Optional[ModelFn] = None,
                options: Optional[CoTrainingOptions] = None,
@@ -194,8 +196,6 @@ class GraphAgreementModel(GraphRegularizationModel):
     self.cotraining_history: Optional[CoTrainingHistory] = None
     # The label table after the last fit(graph): training + self-labels.
     self.final_labels: Optional[np.ndarray] = None
-
-  GRAPH_LOSS = "agreement_loss"
 
   # -- Keras model ------------------------------------------------------------
 

@@ -225,14 +225,13 @@ class GraphRegularizationModel(DistributedModel):
       if targets is None:
         raise ValueError("fit_agreement needs labelled examples: (inputs, "
                          "labels) batches")
-      centres = inputs[self.feature_name]
-      if isinstance(centres, tf.SparseTensor):
-        centres = tf.sparse.to_dense(centres)
+      centres = np.asarray(_dense(inputs[self.feature_name]), np.float32)
       batch_labels = _label_table(np.asarray(targets))
+      known = labeled_rows(batch_labels)
       new = 0
-      for row, label in zip(np.asarray(centres, np.float32), batch_labels):
-        key = row.tobytes() + np.asarray(label).tobytes()
-        if key in seen or not labeled_rows(label[None])[0]:
+      for row, label in zip(centres[known], batch_labels[known]):
+        key = row.tobytes() + label.tobytes()
+        if key in seen:
           continue
         seen.add(key)
         features.append(row)
@@ -290,11 +289,9 @@ class GraphRegularizationModel(DistributedModel):
     if labels is None:
       raise ValueError("the agreement-weighted graph loss needs the centres' "
                        "labels")
-    centres = inputs[self.feature_name]
-    if isinstance(centres, tf.SparseTensor):
-      centres = tf.sparse.to_dense(centres)
     agreement = tf.stop_gradient(tf.sigmoid(self.agreement_model(
-        {"left": tf.tile(centres, [num_neighbors, 1]),
+        {"left": tf.tile(_dense(inputs[self.feature_name]),
+                         [num_neighbors, 1]),
          "right": neighbor_features}, training=False)))
     left_labels = _left_labels(labels)
     left_labels = tf.tile(left_labels, [num_neighbors] + [1] * (
@@ -356,6 +353,13 @@ def _made(name: str, factory) -> keras.Model:
     raise ValueError(f"{name} returned {type(model).__name__}, not a "
                      "keras.Model")
   return model
+
+
+def _dense(features):
+  """Node features as a dense tensor (packed batches may hold them sparse)."""
+  if isinstance(features, tf.SparseTensor):
+    return tf.sparse.to_dense(features)
+  return features
 
 
 def _label_table(targets: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import dataclasses
 import time
 import warnings
 import weakref
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import keras
 import numpy as np
@@ -18,9 +18,6 @@ import tensorflow as tf
 from gam.agreement.model import AgreementModel, gather_features, pair_logits
 from gam.agreement.pairs import AgreementPairSampler, checked_label_table
 from graph_models.graph import Features, Graph
-
-# `(left_ids, right_ids, targets)` of a batch of pairs.
-PairBatch = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 @dataclasses.dataclass(frozen=True)
 class AgreementTrainingOptions:
@@ -200,15 +197,14 @@ class HeldOutStopping(keras.callbacks.Callback):
       self.model.set_weights(self.best_weights)
 
 
-def _pair_dataset(features: Features,
-                  batches: Callable[[], Iterator[PairBatch]],
-                  num_features: int) -> tf.data.Dataset:
-  """`({"left", "right"}, targets)` elements of the pairs `batches` yields."""
-  spec = tf.TensorSpec([None, num_features], tf.float32)
+def _training_batches(features: Features,
+                      sampler: AgreementPairSampler) -> tf.data.Dataset:
+  """Endless `({"left", "right"}, targets)` batches of `sampler`'s pairs."""
+  spec = tf.TensorSpec([None, features.shape[1]], tf.float32)
   return tf.data.Dataset.from_generator(
       lambda: (({"left": gather_features(features, left),
                  "right": gather_features(features, right)}, targets)
-               for left, right, targets in batches()),
+               for left, right, targets in iter(sampler.batch, None)),
       output_signature=({"left": spec, "right": spec},
                         tf.TensorSpec([None], tf.float32))).prefetch(2)
 
@@ -296,8 +292,7 @@ def train_agreement_model(
     # max_steps: the batches run out there, as they should.
     warnings.filterwarnings("ignore", "Your input ran out of data")
     model.fit(
-        _pair_dataset(features, lambda: iter(sampler.batch, None),
-                      num_features).take(options.max_steps),
+        _training_batches(features, sampler).take(options.max_steps),
         steps_per_epoch=options.eval_every,
         epochs=-(-options.max_steps // options.eval_every),
         callbacks=[stopper], verbose=0, shuffle=False)
