@@ -13,9 +13,13 @@ width, times in one run:
   use in `benchmarks/.pyg-venv`.
 
 Prints the median epoch time of each after warm-up and `ours / pyg`, and
-writes `benchmarks/out/gcn_vs_pyg.json`.
+writes `benchmarks/out/gcn_vs_pyg_threads<N>.json`. `--threads 1` pins both
+libraries to one thread (TF's intra- and inter-op pools, torch's
+`set_num_threads`), which compares per-core speed; the default, 0, leaves
+each library its own default.
 
-  python benchmarks/gcn_vs_pyg.py --data-dir datasets/planetoid/data/cora
+  python benchmarks/gcn_vs_pyg.py
+  python benchmarks/gcn_vs_pyg.py --threads 1
 """
 
 import argparse
@@ -116,7 +120,7 @@ def pyg_python() -> pathlib.Path:
   return python
 
 
-def time_pyg(graph, name, hidden, epochs, warmup):
+def time_pyg(graph, name, hidden, epochs, warmup, threads):
   path = OUT / f"{name}_graph.npz"
   if not path.exists():
     senders, receivers, weights = graph.edges()
@@ -125,7 +129,8 @@ def time_pyg(graph, name, hidden, epochs, warmup):
              receivers=receivers, weights=weights)
   result = subprocess.run(
       [str(pyg_python()), str(PYG_SCRIPT), str(path), "--hidden", str(hidden),
-       "--epochs", str(epochs), "--warmup", str(warmup)],
+       "--epochs", str(epochs), "--warmup", str(warmup),
+       "--threads", str(threads)],
       capture_output=True, text=True, check=True)
   return json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
 
@@ -147,7 +152,12 @@ def main():
   parser.add_argument("--hidden", nargs="+", type=int, default=[16, 128])
   parser.add_argument("--epochs", type=int, default=50)
   parser.add_argument("--warmup", type=int, default=10)
+  parser.add_argument("--threads", type=int, default=0,
+                      help="threads for both libraries (0: their defaults)")
   args = parser.parse_args()
+  if args.threads:
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
   OUT.mkdir(parents=True, exist_ok=True)
   print(f"{tf.config.threading.get_intra_op_parallelism_threads()} TF "
         f"intra-op threads (0 = all), {os.cpu_count()} CPUs", flush=True)
@@ -163,7 +173,8 @@ def main():
                                               args.warmup)) * 1e3
                for label, timer in (
                    ("ours_ms", time_ours), ("bare_tf_ms", time_bare_tf),
-                   ("pyg_ms", lambda *a, n=name: time_pyg(a[0], n, *a[1:])))}
+                   ("pyg_ms", lambda *a, n=name: time_pyg(a[0], n, *a[1:],
+                                                         args.threads)))}
       row = dict(graph=name, nodes=graph.num_nodes, edges=graph.num_edges,
                  features=graph.num_features, hidden=hidden, **times,
                  ours_over_pyg=times["ours_ms"] / times["pyg_ms"],
@@ -173,7 +184,8 @@ def main():
             f"{row['bare_tf_ms']:>10.1f} {row['pyg_ms']:>7.1f} "
             f"{row['ours_over_pyg']:>8.2f} {row['bare_over_pyg']:>8.2f}",
             flush=True)
-  (OUT / "gcn_vs_pyg.json").write_text(json.dumps(rows, indent=2))
+  (OUT / f"gcn_vs_pyg_threads{args.threads}.json").write_text(
+      json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":

@@ -43,7 +43,11 @@ def main():
   parser.add_argument("--hidden", type=int, default=16)
   parser.add_argument("--epochs", type=int, default=100)
   parser.add_argument("--warmup", type=int, default=10)
+  parser.add_argument("--threads", type=int, default=0,
+                      help="torch.set_num_threads (0: torch's default)")
   args = parser.parse_args()
+  if args.threads:
+    torch.set_num_threads(args.threads)
   data = np.load(args.graph)
   torch.manual_seed(0)
   x = torch.from_numpy(data["features"])
