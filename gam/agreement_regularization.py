@@ -268,9 +268,10 @@ def regularized_dataset(graph: Graph, nodes: np.ndarray, labels: np.ndarray,
   appended after the labelled nodes (whole graph: to `node_ids`; packed:
   as extra examples) and `LEFT_LABELS` / `PAIR_WEIGHTS` are added to the
   inputs. `GraphAgreementModel.train_step` splits the outputs again.
-  Full-batch elements hold every labelled node (and the features as a
-  `tf.SparseTensor` if `sparse_features`, see `whole_graph_inputs`); packed
-  elements hold `batch_size` of them, reshuffled every pass.
+  Full-batch elements hold every labelled node; packed elements hold
+  `batch_size` of them, reshuffled every pass. With `sparse_features`,
+  sparse enough features are `tf.SparseTensor`s (see `whole_graph_inputs`
+  and `neighbor_packer`).
   """
   nodes = checked_nodes(graph, nodes)
   labels = labels_of(graph, nodes, labels)
@@ -294,7 +295,7 @@ def regularized_dataset(graph: Graph, nodes: np.ndarray, labels: np.ndarray,
       return inputs, tf.gather(label_table, node_ids)
     return tf.data.Dataset.zip(whole, steps).map(merge)
 
-  pack = neighbor_packer(graph, max_neighbors, feature_name)
+  pack = neighbor_packer(graph, max_neighbors, feature_name, sparse_features)
   batches = node_id_batches(nodes, batch_size, shuffle=True, seed=seed,
                             repeat=True, drop_remainder=False)
 

@@ -20,7 +20,8 @@ the nodes whose outputs are wanted.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 import scipy.sparse as sp
@@ -107,9 +108,58 @@ def neighbor_table(graph: Graph, max_neighbors: int) -> Tuple[np.ndarray,
   return ids, weights
 
 
-def _feature_gatherer(features):
-  """A function mapping a batch of node ids to their dense feature rows
-  (zeros for the id -1)."""
+def keeps_features_sparse(graph: Graph) -> bool:
+  """Whether `graph`'s features are stored sparse with at most
+  `SPARSE_FEATURE_DENSITY` of their entries non-zero."""
+  features = graph.features
+  return (sp.issparse(features) and features.nnz
+          <= SPARSE_FEATURE_DENSITY * features.shape[0] * features.shape[1])
+
+
+def _canonical_csr(features: sp.spmatrix) -> sp.csr_matrix:
+  """`features` as CSR with each row's columns sorted and summed once: a
+  CSR matrix may hold them unsorted or repeated (Planetoid's do), and the
+  model's products skip a sort when they are in canonical order."""
+  csr = features.tocsr(copy=True)
+  csr.sum_duplicates()
+  return csr
+
+
+def _sparse_row_gatherer(features: sp.spmatrix):
+  """A function mapping a batch of node ids to their feature rows as a
+  `tf.SparseTensor` in canonical order (an empty row for the id -1).
+
+  Plain gathers over the CSR arrays and one ragged range, rather than
+  gathers of `tf.RaggedTensor` rows: `tf.data` instantiates the packing
+  function for every iterator (every epoch under `fit`), and each ragged
+  gather adds a dozen ops to it.
+  """
+  csr = _canonical_csr(features)
+  num_nodes, num_features = csr.shape
+  # Row `num_nodes`, added empty, is what the id -1 reads.
+  row_starts = tf.constant(np.append(csr.indptr, csr.indptr[-1]), tf.int64)
+  columns = tf.constant(csr.indices, tf.int64)
+  values = tf.constant(csr.data, tf.float32)
+
+  def gather(ids):
+    rows = tf.where(ids < 0, tf.constant(num_nodes, ids.dtype), ids)
+    entries = tf.ragged.range(tf.gather(row_starts, rows),
+                              tf.gather(row_starts, rows + 1))
+    sparse = tf.SparseTensor(
+        tf.stack([entries.value_rowids(),
+                  tf.gather(columns, entries.flat_values)], axis=1),
+        tf.gather(values, entries.flat_values),
+        tf.stack([tf.size(ids, out_type=tf.int64), num_features]))
+    sparse.set_shape([None, num_features])
+    return sparse
+  return gather
+
+
+def _feature_gatherer(features, sparse: bool = False):
+  """A function mapping a batch of node ids to their feature rows (zeros
+  for the id -1): a `tf.SparseTensor` if `sparse`, else dense."""
+  if sparse:
+    return _sparse_row_gatherer(features)
   num_features = features.shape[1]
   if sp.issparse(features) and (features.shape[0] * num_features * 4
                                 > _DENSE_FEATURE_BUDGET):
@@ -131,30 +181,51 @@ def _feature_gatherer(features):
                               tf.gather(table, tf.maximum(ids, 0)), 0.0)
 
 
+def _split_rows(rows, count: int) -> List[Any]:
+  """`rows` cut along axis 0 into `count` equal parts (sparse ones too)."""
+  if not isinstance(rows, tf.SparseTensor):
+    return tf.split(rows, count, axis=0)
+  size = rows.dense_shape[0] // count
+  parts = [tf.sparse.slice(rows, tf.stack([i * size, 0]),
+                           tf.stack([size, rows.dense_shape[1]]))
+           for i in range(count)]
+  for part in parts:
+    part.set_shape([None, rows.shape[1]])
+  return parts
+
+
 def neighbor_packer(graph: Graph, max_neighbors: int,
-                    feature_name: str = FEATURES
+                    feature_name: str = FEATURES,
+                    sparse_features: bool = False
                     ) -> Callable[[tf.Tensor], Dict[str, tf.Tensor]]:
   """A `tf.data`-friendly function: a `[B]` batch of node ids -> packed batch.
 
   The packed batch holds `node_id`, the nodes' features under `feature_name`
   and, for each of `max_neighbors` slots, the `NL_nbr_<i>_*` tensors. The id
-  -1 (padding) packs zero features and no neighbours.
+  -1 (padding) packs zero features and no neighbours. With
+  `sparse_features`, sparse enough features (`keeps_features_sparse`) are
+  packed as `tf.SparseTensor`s, for models whose `accepts_sparse_features`
+  is true.
   """
   ids_table, weight_table = neighbor_table(graph, max_neighbors)
   ids_table = tf.constant(ids_table)
   weight_table = tf.constant(weight_table)
-  gather = _feature_gatherer(graph.features)
+  gather = _feature_gatherer(
+      graph.features, sparse_features and keeps_features_sparse(graph))
 
   def pack(ids):
-    example = {NODE_ID: ids, feature_name: gather(ids)}
     real = (ids >= 0)[:, None]
     nbr_ids = tf.where(real, tf.gather(ids_table, tf.maximum(ids, 0)), -1)
     nbr_weights = tf.where(real, tf.gather(weight_table, tf.maximum(ids, 0)),
                            0.0)
+    # One gather for the centres and every slot: fewer ops for `tf.data`
+    # to instantiate per iterator.
+    rows = _split_rows(gather(tf.reshape(tf.transpose(tf.concat(
+        [ids[:, None], nbr_ids], axis=1)), [-1])), max_neighbors + 1)
+    example = {NODE_ID: ids, feature_name: rows[0]}
     for i in range(max_neighbors):
       example[nsl.neighbor_feature_name(i, NODE_ID)] = nbr_ids[:, i]
-      example[nsl.neighbor_feature_name(i, feature_name)] = gather(
-          nbr_ids[:, i])
+      example[nsl.neighbor_feature_name(i, feature_name)] = rows[i + 1]
       example[nsl.neighbor_weight_name(i)] = nbr_weights[:, i:i + 1]
     return example
   return pack
@@ -193,7 +264,8 @@ def packed_dataset(graph: Graph,
                    repeat: bool = False,
                    feature_name: str = FEATURES,
                    drop_remainder: bool = False,
-                   pad_remainder: bool = False) -> tf.data.Dataset:
+                   pad_remainder: bool = False,
+                   sparse_features: bool = False) -> tf.data.Dataset:
   """Batches of packed neighbourhoods of `nodes`, with their labels.
 
   Args:
@@ -210,6 +282,8 @@ def packed_dataset(graph: Graph,
     drop_remainder: drop the last partial batch (static batch shapes).
     pad_remainder: pad the last batch with empty examples of sample weight 0
       instead (static batch shapes, every node kept).
+    sparse_features: pack sparse enough features as `tf.SparseTensor`s
+      (see `neighbor_packer`).
 
   Returns:
     A `tf.data.Dataset` of `(features_dict, labels)`, or of
@@ -227,7 +301,7 @@ def packed_dataset(graph: Graph,
   nodes = checked_nodes(graph, nodes)
   labels = labels_of(graph, nodes, labels)
   label_table = tf.constant(label_values(labels))
-  pack = neighbor_packer(graph, max_neighbors, feature_name)
+  pack = neighbor_packer(graph, max_neighbors, feature_name, sparse_features)
   dataset = node_id_batches(nodes, batch_size, shuffle, seed, repeat,
                             drop_remainder, pad_remainder)
 
@@ -242,25 +316,13 @@ def packed_dataset(graph: Graph,
   return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def keeps_features_sparse(graph: Graph) -> bool:
-  """Whether `graph`'s features are stored sparse with at most
-  `SPARSE_FEATURE_DENSITY` of their entries non-zero."""
-  features = graph.features
-  return (sp.issparse(features) and features.nnz
-          <= SPARSE_FEATURE_DENSITY * features.shape[0] * features.shape[1])
-
-
 def feature_tensor(graph: Graph, sparse: bool = False
                    ) -> Union[tf.Tensor, tf.SparseTensor]:
   """All node features, float32: a `tf.SparseTensor` (canonical order: by row, then column) if
   `sparse` and `keeps_features_sparse(graph)`, else a dense tensor."""
   if not (sparse and keeps_features_sparse(graph)):
     return tf.constant(graph.dense_features(), dtype=tf.float32)
-  # A CSR matrix may hold a row's columns unsorted or repeated (Planetoid's
-  # do); canonical order lets the model's products skip a sort each step.
-  csr = graph.features.tocsr(copy=True)
-  csr.sum_duplicates()
-  coo = csr.tocoo()  # by row, then column
+  coo = _canonical_csr(graph.features).tocoo()  # by row, then column
   return tf.SparseTensor(
       np.stack([coo.row, coo.col], axis=1).astype(np.int64),
       coo.data.astype(np.float32), coo.shape)

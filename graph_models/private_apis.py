@@ -127,7 +127,8 @@ def _numpy_pickle_globals() -> None:
 PRIVATE_APIS = (
     PrivateApi(
         "tensorflow.python.ops.linalg.sparse.sparse_csr_matrix_ops",
-        "graph_models.classifiers.gcn (the propagation product)",
+        "graph_models.classifiers.sparse_ops (the GCN's propagation, sparse "
+        "features' first layer)",
         "a CSR sparse-dense product, measured 3x faster than "
         "tf.sparse.sparse_dense_matmul for a layer's forward and backward "
         "pass; tf.linalg has no public CSR type", _csr_product),

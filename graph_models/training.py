@@ -47,10 +47,10 @@ def is_full_batch(model: keras.Model) -> bool:
 
 
 def takes_sparse_features(model: keras.Model) -> bool:
-  """Whether whole-graph inputs for `model` may keep sparse features sparse:
-  the model accepts them and runs on one replica (several replicas split a
-  whole graph along its rows and gather it back, which only dense tensors
-  support)."""
+  """Whether inputs for `model` (whole graphs and packed batches) may keep
+  sparse features sparse: the model accepts them and runs on one replica
+  (several replicas split batches along their rows and gather them back,
+  which only dense tensors support)."""
   return (getattr(model, "accepts_sparse_features", False)
           and model.distribute_strategy.num_replicas_in_sync == 1)
 
@@ -132,7 +132,8 @@ def node_datasets(graph: Graph, model: keras.Model, options: TrainingOptions,
           graph, nodes, max_neighbors, batch_size=options.batch_size,
           labels=labels, shuffle=True, seed=options.seed,
           feature_name=model.feature_name,
-          pad_remainder=options.static_shapes)
+          pad_remainder=options.static_shapes,
+          sparse_features=takes_sparse_features(model))
   return datasets
 
 
@@ -151,7 +152,8 @@ def evaluation_dataset(graph: Graph, model: keras.Model, nodes,
                         max_neighbors if model.uses_edges else 0,
                         batch_size=batch_size, labels=labels,
                         feature_name=model.feature_name,
-                        pad_remainder=pad_remainder)
+                        pad_remainder=pad_remainder,
+                        sparse_features=takes_sparse_features(model))
 
 
 def prediction_dataset(graph: Graph, model: keras.Model, nodes,
@@ -163,7 +165,7 @@ def prediction_dataset(graph: Graph, model: keras.Model, nodes,
     return tf.data.Dataset.from_tensors(
         whole_graph_inputs(graph, nodes, takes_sparse_features(model)))
   pack = neighbor_packer(graph, max_neighbors if model.uses_edges else 0,
-                         model.feature_name)
+                         model.feature_name, takes_sparse_features(model))
   return node_id_batches(nodes, batch_size, shuffle=False, seed=0,
                          repeat=False, drop_remainder=False).map(pack)
 

@@ -7,7 +7,8 @@ Features are encoded per node (`GraphIndependent`), then two `CommNet` blocks
 edge, node-encoder and node models are Keras layers owned by this model, so
 Keras tracks, trains and saves their weights while Graph Nets wires them.
 Edge weights select neighbours (a zero-weight slot sends nothing to its
-centre) but do not scale messages, as in CommNet.
+centre) but do not scale messages, as in CommNet. Sparse features stay
+sparse through the input dropout and the encoder's product (`sparse_ops`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import tensorflow as tf
 from graph_nets import graphs
 
 from graph_models.classifiers.node_classifier import NodeClassifier, first_layer_l2
+from graph_models.classifiers.sparse_ops import dense, dropout
 
 
 @keras.saving.register_keras_serializable(package="graph_models")
@@ -35,6 +37,8 @@ class GraphConvolutionalNodeClassifier(NodeClassifier):
     >>> model.fit(packed_dataset(graph, graph.split_nodes("train"),
     ...                          max_neighbors=5, batch_size=64), epochs=30)
   """
+
+  accepts_sparse_features = True
 
   def __init__(self, num_classes: int, hidden_units: Sequence[int] = (64,),
                **kwargs):
@@ -63,10 +67,11 @@ class GraphConvolutionalNodeClassifier(NodeClassifier):
   def graph_call(self, graph: graphs.GraphsTuple,
                  training: bool = False) -> graphs.GraphsTuple:
     graph = graph.replace(
-        nodes=self._input_dropout(graph.nodes, training=training))
+        nodes=dropout(self._input_dropout, graph.nodes, training))
     # Encode features.
     graph = graph_nets.modules.GraphIndependent(
-        node_model_fn=lambda: self._dense_features)(graph)
+        node_model_fn=lambda: lambda nodes: dense(self._dense_features,
+                                                  nodes))(graph)
     graph = graph.replace(
         nodes=self._hidden_dropout(graph.nodes, training=training))
     # Graph convolutions.

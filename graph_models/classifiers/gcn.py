@@ -25,9 +25,8 @@ import keras
 import tensorflow as tf
 from graph_nets import graphs
 
-from graph_models.private_apis import csr_ops
-from graph_models.distribution import compiling_with_xla
 from graph_models.classifiers.node_classifier import NodeClassifier, first_layer_l2
+from graph_models.classifiers.sparse_ops import dropout, sparse_product
 
 
 def normalized_adjacency_parts(graph: graphs.GraphsTuple
@@ -59,49 +58,6 @@ def normalized_adjacency(graph: graphs.GraphsTuple) -> tf.SparseTensor:
   loops = tf.range(tf.shape(diagonal, out_type=tf.int64)[0])
   return tf.sparse.add(off_diagonal, tf.SparseTensor(
       tf.stack([loops, loops], axis=1), diagonal, off_diagonal.dense_shape))
-
-
-def _row_major(sparse: tf.SparseTensor) -> tf.SparseTensor:
-  """`sparse` with its entries sorted by row, then column (what CSR needs);
-  sorts only when they are not."""
-  keys = sparse.indices[:, 0] * sparse.dense_shape[1] + sparse.indices[:, 1]
-  return tf.cond(tf.reduce_all(keys[1:] >= keys[:-1]), lambda: sparse,
-                 lambda: tf.sparse.reorder(sparse))
-
-
-def sparse_product(matrix: tf.SparseTensor, dense: tf.Tensor) -> tf.Tensor:
-  """`matrix @ dense` with a gradient for `dense` only: a CSR product, or
-  a gather and a segment sum where XLA compiles."""
-  if compiling_with_xla():
-    products = matrix.values[:, None] * tf.gather(dense, matrix.indices[:, 1])
-    return tf.math.unsorted_segment_sum(products, matrix.indices[:, 0],
-                                        matrix.dense_shape[0])
-  csr = csr_ops.CSRSparseMatrix(_row_major(tf.SparseTensor(
-      matrix.indices, tf.stop_gradient(matrix.values), matrix.dense_shape)))
-
-  # Only `dense` needs a gradient; TF's own gradient of the CSR product
-  # would also compute one for the matrix, at the cost of another product.
-  # It multiplies by the transposed matrix rather than with adjoint_a=True,
-  # whose sums run in a varying order (results differ in the last bits from
-  # run to run).
-  @tf.custom_gradient
-  def product(dense):
-    def gradient(upstream):
-      return csr_ops.matmul(csr.transpose(), upstream)
-    return csr_ops.matmul(csr, dense), gradient
-  # A variable read outside `product`, whose gradient then reaches it.
-  return product(tf.convert_to_tensor(dense))
-
-
-def dropout(layer: keras.layers.Dropout, inputs, training: bool):
-  """`layer` applied to dense inputs, or to the stored values of a
-  `tf.SparseTensor` (Kipf & Welling's sparse dropout: zeros stay zero, the
-  kept entries are scaled by 1 / (1 - rate), as dense dropout does)."""
-  if isinstance(inputs, tf.SparseTensor):
-    return tf.SparseTensor(inputs.indices,
-                           layer(inputs.values, training=training),
-                           inputs.dense_shape)
-  return layer(inputs, training=training)
 
 
 @keras.saving.register_keras_serializable(package="graph_models")

@@ -9,6 +9,11 @@ aggregator:
   h_v^k = h_v^k / ||h_v^k||_2  (hidden layers, `normalize=True`),
 
 and the last layer, without activation or normalisation, gives the logits.
+Sparse features stay sparse through the first dropout and product
+(`sparse_ops`): W [x_v || mean x_u] = W_self x_v + mean W_neigh x_u, so
+the first layer multiplies the sparse rows by both halves of W at once and
+averages the neighbour half afterwards.
+
 N(v) is the set of v's in-neighbours over edges of positive weight; the
 weight selects a neighbour but does not scale its state (an unweighted mean
 as in the paper), and a node without neighbours aggregates zeros.
@@ -33,6 +38,7 @@ import tensorflow as tf
 from graph_nets import graphs
 
 from graph_models.classifiers.node_classifier import NodeClassifier
+from graph_models.classifiers.sparse_ops import dropout, sparse_product
 
 
 def neighbor_means(graph: graphs.GraphsTuple, states: tf.Tensor) -> tf.Tensor:
@@ -47,6 +53,20 @@ def neighbor_means(graph: graphs.GraphsTuple, states: tf.Tensor) -> tf.Tensor:
   return tf.math.unsorted_segment_sum(
       shares[:, None] * tf.gather(states, graph.senders), graph.receivers,
       num_nodes)
+
+
+def sage_layer(layer: keras.layers.Dense, graph: graphs.GraphsTuple,
+               states) -> tf.Tensor:
+  """`layer([h_v || mean_u h_u])`; a `tf.SparseTensor` of states goes
+  through one sparse product with the kernel's two halves side by side."""
+  if not isinstance(states, tf.SparseTensor):
+    return layer(tf.concat([states, neighbor_means(graph, states)], axis=-1))
+  if not layer.built:
+    layer.build((None, 2 * states.shape[1]))
+  own_kernel, neighbor_kernel = tf.split(layer.kernel, 2, axis=0)
+  own, neighbors = tf.split(sparse_product(
+      states, tf.concat([own_kernel, neighbor_kernel], axis=1)), 2, axis=1)
+  return layer.activation(own + neighbor_means(graph, neighbors) + layer.bias)
 
 
 @keras.saving.register_keras_serializable(package="graph_models")
@@ -73,6 +93,8 @@ class GraphSAGENodeClassifier(NodeClassifier):
     >>> model.predict(whole_graph_dataset(graph, graph.split_nodes("test")))
   """
 
+  accepts_sparse_features = True
+
   def __init__(self, num_classes: int, hidden_units: Sequence[int] = (128,),
                normalize: bool = True, **kwargs):
     super().__init__(num_classes, hidden_units=hidden_units, **kwargs)
@@ -84,11 +106,10 @@ class GraphSAGENodeClassifier(NodeClassifier):
   def graph_call(self, graph: graphs.GraphsTuple,
                  training: bool = False) -> graphs.GraphsTuple:
     hidden = graph.nodes
-    for i, (dropout, dense) in enumerate(zip(self.dropouts,
-                                             self.dense_layers)):
-      hidden = dropout(hidden, training=training)
-      hidden = dense(tf.concat([hidden, neighbor_means(graph, hidden)],
-                               axis=-1))
+    for i, (dropout_layer, dense_layer) in enumerate(zip(self.dropouts,
+                                                         self.dense_layers)):
+      hidden = sage_layer(dense_layer, graph,
+                          dropout(dropout_layer, hidden, training))
       if self.normalize and i < len(self.hidden_units):
         hidden = tf.math.l2_normalize(hidden, axis=-1)
     return graph.replace(nodes=hidden)

@@ -6,13 +6,15 @@ import keras
 from graph_nets import graphs
 
 from graph_models.classifiers.node_classifier import NodeClassifier
+from graph_models.classifiers.sparse_ops import dense, dropout
 
 
 @keras.saving.register_keras_serializable(package="graph_models")
 class MLPNodeClassifier(NodeClassifier):
   """A multi-layer perceptron over node features (the graph is ignored).
 
-  Dropout precedes every dense layer, as in the GAM reference MLP.
+  Dropout precedes every dense layer, as in the GAM reference MLP. Sparse
+  features stay sparse through the first dropout and product (`sparse_ops`).
 
   Example:
     >>> model = MLPNodeClassifier(num_classes=7, hidden_units=(128,))
@@ -22,6 +24,7 @@ class MLPNodeClassifier(NodeClassifier):
   """
 
   uses_edges = False
+  accepts_sparse_features = True
 
   def __init__(self, num_classes: int, **kwargs):
     super().__init__(num_classes, **kwargs)
@@ -30,6 +33,6 @@ class MLPNodeClassifier(NodeClassifier):
   def graph_call(self, graph: graphs.GraphsTuple,
                  training: bool = False) -> graphs.GraphsTuple:
     hidden = graph.nodes
-    for dropout, dense in zip(self.dropouts, self.dense_layers):
-      hidden = dense(dropout(hidden, training=training))
+    for dropout_layer, dense_layer in zip(self.dropouts, self.dense_layers):
+      hidden = dense(dense_layer, dropout(dropout_layer, hidden, training))
     return graph.replace(nodes=hidden)

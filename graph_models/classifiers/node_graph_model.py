@@ -19,7 +19,7 @@ MLP) only ever see the target nodes.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Tuple
 
 import tensorflow as tf
 from graph_nets import graphs
@@ -47,8 +47,35 @@ def is_whole_graph(inputs: Dict[str, Any]) -> bool:
   return SENDERS in inputs
 
 
-def _edgeless(nodes: tf.Tensor) -> graphs.GraphsTuple:
-  count = tf.shape(nodes)[0]
+def _as_float(features):
+  """`features` as float32; a `tf.SparseTensor` keeps its static shape,
+  which `tf.cast` would drop."""
+  if features.dtype == tf.float32:
+    return features
+  cast = tf.cast(features, tf.float32)
+  if isinstance(features, tf.SparseTensor):
+    cast.set_shape(features.shape)
+  return cast
+
+
+def _num_rows(nodes) -> tf.Tensor:
+  if isinstance(nodes, tf.SparseTensor):
+    return tf.cast(nodes.dense_shape[0], tf.int32)
+  return tf.shape(nodes)[0]
+
+
+def _interleaved(rows: List[Any]) -> Any:
+  """`[B, F]` tensors `rows[0..K]` as one `[B * (K + 1), F]` tensor whose row
+  `b * (K + 1) + i` is `rows[i][b]`; sparse ones stay sparse (in canonical
+  order, as `tf.sparse.concat` sorts)."""
+  if not isinstance(rows[0], tf.SparseTensor):
+    return tf.reshape(tf.stack(rows, axis=1), [-1, tf.shape(rows[0])[1]])
+  stacked = tf.sparse.concat(1, [tf.sparse.expand_dims(r, 1) for r in rows])
+  return tf.sparse.reshape(stacked, [-1, rows[0].shape[1]])
+
+
+def _edgeless(nodes) -> graphs.GraphsTuple:
+  count = _num_rows(nodes)
   empty = tf.zeros([0], tf.int32)
   return graphs.GraphsTuple(nodes=nodes, edges=tf.zeros([0, 1]),
                             senders=empty, receivers=empty, globals=None,
@@ -63,16 +90,12 @@ def whole_graph_to_graphs_tuple(inputs: Dict[str, tf.Tensor],
   Sparse features (a `tf.SparseTensor`) stay sparse in `graph.nodes`, except
   for models that ignore edges, which gather their target rows densely."""
   node_ids = tf.cast(inputs[NODE_IDS], tf.int32)
-  features = inputs[FEATURES]
+  features = _as_float(inputs[FEATURES])
   if isinstance(features, tf.SparseTensor):
-    features = tf.SparseTensor(features.indices,
-                               tf.cast(features.values, tf.float32),
-                               features.dense_shape)
     num_nodes = tf.cast(features.dense_shape[0:1], tf.int32)
     if not uses_edges:
       features = tf.sparse.to_dense(features)
   else:
-    features = tf.cast(features, tf.float32)
     num_nodes = tf.shape(features)[0:1]
   if not uses_edges:
     nodes = tf.gather(features, node_ids)
@@ -92,22 +115,22 @@ def packed_to_graphs_tuple(inputs: Dict[str, tf.Tensor],
                            ) -> Tuple[graphs.GraphsTuple, tf.Tensor]:
   """`(graph, centre node indices)` for a packed neighbourhood batch.
 
-  Example b becomes graph b with nodes `[centre, nbr_0, ..., nbr_{K-1}]` and
+  Example b becomes graph b with nodes `[centre, nbr_0, ..., nbr_{K-1}]`
+  (a `tf.SparseTensor` if the features are, see `neighbor_packer`) and
   an edge `nbr_i -> centre` of weight `NL_nbr_i_weight` for each neighbour
   with a positive weight. An empty slot (weight 0) keeps its edge, as a
   self-loop of weight 0 on its own zero node, so that every batch of B
   examples has B * (K + 1) nodes and B * K edges (static shapes for XLA and
   TPUs) while no centre receives anything from it.
   """
-  centre = tf.cast(inputs[feature_name], tf.float32)
+  centre = _as_float(inputs[feature_name])
   k = num_packed_neighbors(inputs) if uses_edges else 0
   if k == 0:
-    return _edgeless(centre), tf.range(tf.shape(centre)[0])
-  batch = tf.shape(centre)[0]
-  stacked = tf.stack(
-      [centre] + [tf.cast(inputs[nsl.neighbor_feature_name(i, feature_name)],
-                          tf.float32) for i in range(k)], axis=1)
-  nodes = tf.reshape(stacked, [batch * (k + 1), -1])
+    return _edgeless(centre), tf.range(_num_rows(centre))
+  batch = _num_rows(centre)
+  nodes = _interleaved(
+      [centre] + [_as_float(inputs[nsl.neighbor_feature_name(i, feature_name)])
+                  for i in range(k)])
   weights = tf.concat([
       tf.reshape(tf.cast(inputs[nsl.neighbor_weight_name(i)], tf.float32),
                  [batch, 1]) for i in range(k)], axis=1)
@@ -129,7 +152,7 @@ class NodeGraphModel(DistributedModel):
   nodes are the per-node outputs (e.g. logits), and set `uses_edges = False`
   if they classify each node from its own features only, or
   `accepts_sparse_features = True` if `graph_call` handles sparse node
-  features.
+  features (`graph.nodes` a `tf.SparseTensor`, see `sparse_ops`).
 
   Example:
     >>> class Linear(NodeGraphModel):
@@ -142,8 +165,9 @@ class NodeGraphModel(DistributedModel):
   """
 
   uses_edges: bool = True
-  # Whether `graph_call` takes `graph.nodes` as a `tf.SparseTensor` (whole
-  # graphs whose features are sparse enough, see `whole_graph_inputs`).
+  # Whether `graph_call` takes `graph.nodes` as a `tf.SparseTensor` (inputs
+  # whose features are sparse enough, see `whole_graph_inputs` and
+  # `neighbor_packer`).
   accepts_sparse_features: bool = False
 
   def __init__(self, feature_name: str = FEATURES, **kwargs):
