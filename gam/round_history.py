@@ -74,6 +74,12 @@ class RoundRecord:
     new_label_accuracy: share of them that match the graph's labels where it
       has them (a diagnostic, never used for training); None if none known.
     labelling_seconds / seconds: time of the labelling, of the whole round.
+    pairs_seconds: time to build the round's regularised pairs (the graph's
+      edges split into LL / LU / UU) and to score the LU and UU ones with
+      the agreement model; 0 in round 0, which has none.
+    prediction_seconds: time to predict every node's class probabilities
+      (which the split scores and the labelling read).
+    Both are None in records written before they were measured.
   """
   round: int
   labelled: int
@@ -88,6 +94,10 @@ class RoundRecord:
   new_label_accuracy: Optional[float]
   labelling_seconds: float
   seconds: float
+  # Last, with defaults: histories and checkpoints written before these were
+  # measured lack them and still load (`from_dict`).
+  pairs_seconds: Optional[float] = None
+  prediction_seconds: Optional[float] = None
 
   def scores(self, split: str) -> Mapping[str, Optional[float]]:
     """`val_scores` or `test_scores` by split name."""
@@ -100,7 +110,9 @@ class RoundRecord:
     for field in dataclasses.fields(AgreementRecord):
       flat[_agreement_key(field.name)] = getattr(agreement, field.name)
     flat.update(epochs=self.epochs, best_epoch=self.best_epoch,
-                classifier_seconds=self.classifier_seconds)
+                pairs_seconds=self.pairs_seconds,
+                classifier_seconds=self.classifier_seconds,
+                prediction_seconds=self.prediction_seconds)
     for split in SPLITS:
       flat.update({f"{split}_{name}": value
                    for name, value in self.scores(split).items()})
@@ -120,9 +132,13 @@ class RoundRecord:
     scores = {split: {key[len(split) + 1:]: value
                       for key, value in flat.items()
                       if key.startswith(split + "_")} for split in SPLITS}
+    # A field with a default may be missing: it was added after the record
+    # was written.
     plain = {field.name: flat[field.name]
              for field in dataclasses.fields(cls)
-             if field.name not in ("agreement", "val_scores", "test_scores")}
+             if field.name not in ("agreement", "val_scores", "test_scores")
+             and (field.name in flat
+                  or field.default is dataclasses.MISSING)}
     return cls(agreement=agreement, val_scores=scores["val"],
                test_scores=scores["test"], **plain)
 

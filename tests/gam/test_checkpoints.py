@@ -1,6 +1,8 @@
 """Round checkpoints: round trip, inside a round, rotation, and refusing
 what is not ours."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -99,6 +101,28 @@ def test_round_trip_restores_models_optimizer_rng_and_state(tmp_path):
   for a, b in zip(restored.best_node + restored.best_agreement,
                   state.best_node + state.best_agreement):
     np.testing.assert_array_equal(a, b)
+
+
+class HistoryBeforePhaseTimes(CoTrainingHistory):
+  """Writes its rounds as checkpoints did before `pairs_seconds` and
+  `prediction_seconds` were measured."""
+
+  def to_dict(self):
+    values = super().to_dict()
+    for record in values["rounds"]:
+      del record["pairs_seconds"], record["prediction_seconds"]
+    return values
+
+
+def test_checkpoint_written_before_the_phase_times_restores(tmp_path):
+  node, agreement, optimizer = parts()
+  state = state_after(1, node, agreement)
+  old = HistoryBeforePhaseTimes(state.history.rounds, state.history.best_round)
+  saver(tmp_path, node, agreement, optimizer).save(
+      dataclasses.replace(state, history=old))
+  restored = saver(tmp_path, *parts(seed=7)).restore()
+  assert restored.history == state.history
+  assert restored.history.rounds[1].prediction_seconds is None
 
 
 def test_in_round_checkpoint_restores_the_round_it_was_written_in(tmp_path):

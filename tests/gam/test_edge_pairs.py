@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gam.edge_pairs import EdgePairs, left_targets
+from gam.edge_pairs import EdgePairs, left_targets, undirected_edges
 from graph_models.graph import UNLABELED, Graph
 
 
@@ -74,3 +74,20 @@ def test_bad_arguments(graph, table):
   with pytest.raises(ValueError, match="kind must be one of"):
     EdgePairs.from_graph(graph, table).sample("lx", 1,
                                               np.random.default_rng(0))
+
+
+def test_undirected_edges_are_the_unique_sorted_rows_without_self_loops():
+  rng = np.random.default_rng(0)
+  # Both directions, repeats and self-loops, as a graph's edges may hold.
+  senders, receivers = rng.integers(0, 50, (2, 400))
+  expected = np.unique(np.sort(np.stack([senders, receivers], axis=1),
+                               axis=1), axis=0)
+  expected = expected[expected[:, 0] != expected[:, 1]]
+  np.testing.assert_array_equal(undirected_edges(senders, receivers, 50),
+                                expected)
+  # The key low * n + high stays exact for ids far beyond int32.
+  big = np.array([3_000_000_000 - 1, 5])
+  assert undirected_edges(big, big[::-1], 3_000_000_000).tolist() == [
+      [5, 3_000_000_000 - 1]]
+  assert undirected_edges(np.array([1, 2]), np.array([1, 2]), 3).shape == (
+      0, 2)

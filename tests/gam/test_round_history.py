@@ -1,6 +1,7 @@
 """Per-round records: the flat form written to JSON and checkpoints reads
 back to the same records."""
 
+import dataclasses
 import json
 
 import pytest
@@ -15,7 +16,7 @@ def record(round_index, agreement=None, **scores):
       val_scores={k: v for k, v in scores.items() if k != "test"},
       test_scores={"label_map": scores.get("test")}, label_min_confidence=0.4,
       new_labels=20, new_label_accuracy=0.95, labelling_seconds=0.01,
-      seconds=4.0)
+      seconds=4.0, pairs_seconds=0.25, prediction_seconds=0.125)
 
 
 HISTORY = CoTrainingHistory([
@@ -34,6 +35,31 @@ def test_the_flat_form_reads_back_to_the_same_records():
   assert flat["rounds"][1]["agreement_balanced_accuracy"] == 0.6
   assert first["val_precision_at_3"] == 0.6
   assert flat["rounds"][1]["test_label_map"] is None
+
+
+def test_every_phase_time_is_written_flat():
+  first = HISTORY.to_dict()["rounds"][0]
+  assert (first["pairs_seconds"], first["classifier_seconds"],
+          first["prediction_seconds"], first["labelling_seconds"]) == (
+              0.25, 3.5, 0.125, 0.01)
+  assert HISTORY.history["prediction_seconds"] == [0.125, 0.125]
+
+
+def test_a_history_written_before_the_phase_times_still_loads():
+  flat = json.loads(json.dumps(HISTORY.to_dict()))
+  for written in flat["rounds"]:
+    del written["pairs_seconds"], written["prediction_seconds"]
+  old = CoTrainingHistory.from_dict(flat)
+  # Not measured then: None, not a made-up 0.
+  assert [(r.pairs_seconds, r.prediction_seconds) for r in old.rounds] == [
+      (None, None), (None, None)]
+  assert old.rounds == [dataclasses.replace(
+      r, pairs_seconds=None, prediction_seconds=None) for r in HISTORY.rounds]
+  assert old.history["pairs_seconds"] == [None, None]
+  # Fields that every history has are still required.
+  del flat["rounds"][0]["classifier_seconds"]
+  with pytest.raises(KeyError, match="classifier_seconds"):
+    CoTrainingHistory.from_dict(flat)
 
 
 def test_history_lists_a_key_over_rounds_and_scores_by_its_kind():
