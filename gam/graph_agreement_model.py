@@ -40,6 +40,7 @@ import tensorflow as tf
 from gam.checkpoints import InRoundState, RoundCheckpoints, RoundState
 from gam.agreement import (AgreementModel, agreement_probabilities,
                            train_agreement_model)
+from gam.agreement.model import SCORING_BATCH_SIZE
 from gam.agreement_regularization import (GAM_KEYS, LEFT_LABELS, PAIR_WEIGHTS,
                                           RegularizationPairs,
                                           agreement_regularization_loss,
@@ -52,7 +53,7 @@ from gam.round_history import (SPLITS, AgreementRecord, CoTrainingHistory,
 from gam.self_labeling import (class_shares, confidence_for_precision,
                                label_candidates, select_new_labels)
 from graph_models import distribution, nsl
-from graph_models.distribution import reducible_across_workers
+from graph_models.distribution import map_shards, reducible_across_workers
 from graph_models.tasks import label_tasks
 from graph_models.graph import Graph
 from graph_models import label_table
@@ -92,8 +93,27 @@ def _split_targets(inputs: Dict[str, tf.Tensor], count: tf.Tensor):
     ids = inputs[NODE_IDS]
     return ({**inputs, NODE_IDS: ids[:count]},
             {**inputs, NODE_IDS: ids[count:]})
-  return ({k: v[:count] for k, v in inputs.items()},
-          {k: v[count:] for k, v in inputs.items()})
+  return ({k: _rows(v, 0, count) for k, v in inputs.items()},
+          {k: _rows(v, count, None) for k, v in inputs.items()})
+
+
+def _rows(tensor, start, stop):
+  """`tensor[start:stop]`, for a packed `tf.SparseTensor` of features too."""
+  if not isinstance(tensor, tf.SparseTensor):
+    return tensor[start:stop]
+  stop = tensor.dense_shape[0] if stop is None else tf.cast(stop, tf.int64)
+  start = tf.cast(start, tf.int64)
+  rows = tf.sparse.slice(tensor, tf.stack([start, 0]),
+                         tf.stack([stop - start, tensor.dense_shape[1]]))
+  rows.set_shape([None, tensor.shape[1]])
+  return rows
+
+
+def _timed(function: Callable[..., Any], *args) -> Tuple[Any, float]:
+  """`function(*args)` and the seconds it took: each phase of a round is
+  timed, so a slow one shows in its `RoundRecord` field."""
+  start = time.perf_counter()
+  return function(*args), time.perf_counter() - start
 
 
 def _values(variables: Sequence[tf.Variable]) -> List[np.ndarray]:
@@ -426,8 +446,14 @@ class GraphAgreementModel(GraphRegularizationModel):
     scores = []
 
     def agreement_fn(left, right):
-      scores.append(agreement_probabilities(self.agreement_model, graph,
-                                            left, right))
+      # Each worker scores its share of the pairs, on whole scoring batches
+      # (so each score is the one a single worker computes).
+      scores.append(map_shards(
+          self.distribute_strategy,
+          lambda start, stop: agreement_probabilities(
+              self.agreement_model, graph, left[start:stop],
+              right[start:stop], SCORING_BATCH_SIZE),
+          len(left), align=SCORING_BATCH_SIZE))
       return scores[-1]
     pairs = RegularizationPairs.build(graph, labels, options.regularization,
                                       agreement_fn)
@@ -525,14 +551,15 @@ class GraphAgreementModel(GraphRegularizationModel):
     labelled = int(labeled_rows(labels).sum())
     agreement = (resumed.agreement if resumed is not None else
                  self._start_round(run, round_index, labels))
-    pairs = None
+    pairs, pairs_seconds = None, 0.0
     if round_index > 0:
-      pairs, agreement = self._regularization_pairs(graph, labels, agreement)
-    classifier_start = time.perf_counter()
-    epochs, best_epoch = self._train_classifier(
-        run, labels, pairs, round_index, options.round_seed(round_index))
-    classifier_seconds = time.perf_counter() - classifier_start
-    probabilities = self._predict_probabilities(graph)
+      (pairs, agreement), pairs_seconds = _timed(
+          self._regularization_pairs, graph, labels, agreement)
+    (epochs, best_epoch), classifier_seconds = _timed(
+        self._train_classifier, run, labels, pairs, round_index,
+        options.round_seed(round_index))
+    probabilities, prediction_seconds = _timed(self._predict_probabilities,
+                                               graph)
     scores = self._split_scores(graph, probabilities)
     labelling_start = time.perf_counter()
     new_ids, min_confidence = np.zeros(0, np.int64), None
@@ -541,8 +568,9 @@ class GraphAgreementModel(GraphRegularizationModel):
     known = new_ids[labeled_rows(graph.labels)[new_ids]]
     return RoundRecord(
         round=round_index, labelled=labelled, agreement=agreement,
-        epochs=epochs, best_epoch=best_epoch,
-        classifier_seconds=classifier_seconds, val_scores=scores["val"],
+        epochs=epochs, best_epoch=best_epoch, pairs_seconds=pairs_seconds,
+        classifier_seconds=classifier_seconds,
+        prediction_seconds=prediction_seconds, val_scores=scores["val"],
         test_scores=scores["test"], label_min_confidence=min_confidence,
         new_labels=int(new_ids.size),
         new_label_accuracy=(float(np.mean(label_table.values_agree(

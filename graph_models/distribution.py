@@ -26,9 +26,10 @@ import json
 import os
 import pathlib
 import tempfile
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from graph_models.private_apis import control_flow_util
@@ -169,6 +170,61 @@ def first_replica_only(outputs: Any) -> Any:
   first = tf.equal(context.replica_id_in_sync_group, 0)
   return tf.nest.map_structure(
       lambda t: t[:tf.where(first, tf.shape(t)[0], 0)], outputs)
+
+
+def share_bounds(count: int, shares: int, align: int = 1) -> np.ndarray:
+  """`shares + 1` increasing bounds cutting `[0, count)` into contiguous
+  shares of whole `align`-blocks, as equal as blocks allow."""
+  blocks = -(-count // align)
+  return np.minimum(np.linspace(0, blocks, shares + 1).astype(np.int64)
+                    * align, count)
+
+
+def map_shards(strategy: tf.distribute.Strategy,
+               function: Callable[[int, int], np.ndarray], count: int,
+               align: int = 1) -> np.ndarray:
+  """`function(0, count)`, computed by the replicas of `strategy` in shares.
+
+  Replica r calls `function(start, stop)` on its share of `[0, count)`
+  (`share_bounds`; `align` keeps the shares on whole batches of a batched
+  `function`, so that each batch, and so each result, is the one a single
+  call makes), and every worker gets all the shares, concatenated in
+  order, by one all-gather. Each worker computes only its own replicas'
+  shares: heavy host-side passes over every item (scoring every edge pair)
+  then take 1/workers of the time instead of being repeated everywhere.
+  `function` must return `[stop - start, ...]` arrays of one dtype and
+  trailing shape. Every worker must call this (a collective), with the
+  same `count`.
+
+  Example:
+    >>> map_shards(strategy, lambda lo, hi: scores(pairs[lo:hi]), len(pairs),
+    ...            align=4096)
+  """
+  replicas = strategy.num_replicas_in_sync
+  if replicas == 1:
+    return np.asarray(function(0, count))
+  bounds = share_bounds(count, replicas, align)
+  size = int(np.max(np.diff(bounds)))
+
+  def padded_share(context):
+    replica = context.replica_id_in_sync_group
+    share = np.asarray(function(int(bounds[replica]),
+                                int(bounds[replica + 1])))
+    padded = np.zeros((size,) + share.shape[1:], share.dtype)
+    padded[:len(share)] = share
+    return tf.constant(padded)
+
+  shares = strategy.experimental_distribute_values_from_function(
+      padded_share)
+  # The identity puts each value on its replica's device, as the
+  # multi-worker all-gather needs (see `all_gather_element`).
+  gathered = strategy.run(
+      lambda share: tf.distribute.get_replica_context().all_gather(
+          tf.identity(share), axis=0), args=(shares,))
+  blocks = strategy.experimental_local_results(gathered)[0].numpy()
+  return np.concatenate([
+      blocks[r * size:r * size + bounds[r + 1] - bounds[r]]
+      for r in range(replicas)])
 
 
 def _in_multi_worker_mode() -> bool:

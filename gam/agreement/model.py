@@ -174,8 +174,15 @@ def pair_logits(model: AgreementModel, features: Features,
   return out
 
 
+# Pairs scored per batch by `agreement_probabilities`: only a batch's
+# features are ever gathered, never all pairs' at once.
+SCORING_BATCH_SIZE = 4096
+
+
 def agreement_probabilities(model: AgreementModel, graph: Graph, left_ids,
-                            right_ids, batch_size: int = 4096) -> np.ndarray:
+                            right_ids,
+                            batch_size: int = SCORING_BATCH_SIZE
+                            ) -> np.ndarray:
   """P(same label) for node pairs `(left_ids[k], right_ids[k])`, float32.
 
   Example:

@@ -95,6 +95,20 @@ def test_rounds_grow_labels_and_keep_the_best_validation_round(graph, trained):
       "test")
 
 
+def test_every_phase_of_a_round_is_timed(trained):
+  rounds = trained[1].rounds
+  phases = ("pairs_seconds", "classifier_seconds", "prediction_seconds",
+            "labelling_seconds")
+  for record in rounds:
+    times = [getattr(record, phase) for phase in phases]
+    assert all(isinstance(t, float) and t >= 0 for t in times), times
+    agreement = record.agreement.seconds if record.agreement else 0.0
+    assert agreement + sum(times) <= record.seconds
+    assert record.prediction_seconds > 0
+  assert rounds[0].pairs_seconds == 0.0  # round 0 has no pairs
+  assert all(r.pairs_seconds > 0 for r in rounds[1:])
+
+
 def test_self_training_never_labels_validation_or_test_nodes(graph, trained):
   model = trained[0]
   hidden = graph.val_mask | graph.test_mask

@@ -51,7 +51,7 @@ from gam.agreement_regularization import AgreementRegularization
 from gam.cotraining import CoTrainingOptions
 from gam.graph_agreement_model import GraphAgreementModel
 from gam.graph_regularization import GraphRegularizationModel
-from graph_models import nsl, training
+from graph_models import distribution, nsl, training
 from graph_models.graph import Graph
 from graph_models.neighbor_packing import packed_dataset
 from gam_datasets.synthetic import generate_flickr_like
@@ -220,6 +220,28 @@ def compare(run: Run, strategy: tf.distribute.Strategy) -> Dict[str, Any]:
   return results
 
 
+def map_shards_check(strategy: tf.distribute.Strategy) -> Dict[str, Any]:
+  """`distribution.map_shards` over 10,000 items in blocks of 64: the
+  ranges this process computed, and whether the gathered result is the
+  single call's."""
+  calls = []
+
+  def values(start, stop):
+    return np.stack([np.sin(np.arange(start, stop, dtype=np.float32)),
+                     np.arange(start, stop, dtype=np.float32)], axis=1)
+
+  def recorded(start, stop):
+    calls.append([start, stop])
+    return values(start, stop)
+  result = distribution.map_shards(strategy, recorded, 10_000, align=64)
+  return {"calls": calls,
+          "matches": bool(np.array_equal(result, values(0, 10_000)))}
+
+
 if __name__ == "__main__":
-  print(json.dumps({name: compare(CASES[name], STRATEGY)
-                    for name in sys.argv[2:] or CASES}))
+  names = [name for name in sys.argv[2:] if name in CASES]
+  results = {name: compare(CASES[name], STRATEGY)
+             for name in names or ([] if sys.argv[2:] else CASES)}
+  if not sys.argv[2:] or "map_shards" in sys.argv[2:]:
+    results["map_shards"] = map_shards_check(STRATEGY)
+  print(json.dumps(results))

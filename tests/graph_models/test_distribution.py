@@ -9,6 +9,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -106,6 +107,42 @@ def test_multi_worker_training_matches_one_device(multi_worker, case):
   # Both workers end with the same model.
   assert multi_worker[0][case]["weight_sum"] == multi_worker[1][case][
       "weight_sum"]
+
+
+@pytest.mark.slow
+def test_mirrored_replicas_each_compute_their_share(mirrored):
+  # One process holds both replicas: it computes both shares, on whole
+  # blocks of 64 (10,000 items are 157 blocks: 78 and 79).
+  assert mirrored["map_shards"] == {
+      "calls": [[0, 4992], [4992, 10_000]], "matches": True}
+
+
+@pytest.mark.slow
+def test_each_worker_computes_only_its_share(multi_worker):
+  assert [worker["map_shards"] for worker in multi_worker] == [
+      {"calls": [[0, 4992]], "matches": True},
+      {"calls": [[4992, 10_000]], "matches": True}]
+
+
+def test_share_bounds_cut_whole_blocks():
+  np.testing.assert_array_equal(distribution.share_bounds(10_000, 2, 4096),
+                                [0, 4096, 10_000])
+  np.testing.assert_array_equal(distribution.share_bounds(10, 3), [0, 3, 6,
+                                                                   10])
+  np.testing.assert_array_equal(distribution.share_bounds(100, 3, 64),
+                                [0, 0, 64, 100])
+  np.testing.assert_array_equal(distribution.share_bounds(0, 2, 8), [0, 0, 0])
+
+
+def test_one_replica_computes_everything_in_one_call():
+  calls = []
+
+  def function(start, stop):
+    calls.append((start, stop))
+    return np.arange(start, stop)
+  np.testing.assert_array_equal(distribution.map_shards(
+      tf.distribute.get_strategy(), function, 7, align=4), np.arange(7))
+  assert calls == [(0, 7)]
 
 
 def test_default_strategy_is_the_current_one():
