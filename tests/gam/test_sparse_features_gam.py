@@ -60,7 +60,10 @@ def test_packed_training_batches_hold_sparse_features(sparse_graph):
   assert isinstance(inputs["NL_nbr_2_features"], tf.SparseTensor)
 
 
-@pytest.mark.parametrize("separate", [False, True],
+# The separate pass slices the sparse batches too; one pass is the same
+# path without the slicing, left to the long checks.
+@pytest.mark.parametrize("separate", [
+    pytest.param(False, marks=pytest.mark.slow), True],
                          ids=["one_pass", "separate_pass"])
 def test_sparse_features_train_as_the_dense_ones(sparse_graph, separate):
   dense_graph = sparse_graph.replace(
