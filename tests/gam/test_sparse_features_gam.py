@@ -12,6 +12,7 @@ import tensorflow as tf
 from gam.agreement import AgreementModel, AgreementTrainingOptions
 from gam.agreement_regularization import (AgreementRegularization,
                                           regularized_dataset)
+from gam import graph_agreement_model
 from gam.cotraining import CoTrainingOptions
 from gam.graph_agreement_model import GraphAgreementModel
 from gam_datasets.synthetic import generate_flickr_like
@@ -60,10 +61,25 @@ def test_packed_training_batches_hold_sparse_features(sparse_graph):
   assert isinstance(inputs["NL_nbr_2_features"], tf.SparseTensor)
 
 
-# The separate pass slices the sparse batches too; one pass is the same
-# path without the slicing, left to the long checks.
-@pytest.mark.parametrize("separate", [
-    pytest.param(False, marks=pytest.mark.slow), True],
+def test_a_sparse_packed_batch_splits_into_targets_and_pair_nodes(
+    sparse_graph):
+  # What the separate regularisation pass does to a training batch.
+  inputs, _ = next(iter(regularized_dataset(
+      sparse_graph, sparse_graph.split_nodes("train"), sparse_graph.labels,
+      None, 0, full_batch=False, max_neighbors=3, batch_size=12,
+      sparse_features=True)))
+  targets, pair_nodes = graph_agreement_model._split_targets(inputs, 5)  # pylint: disable=protected-access
+  for key in ("features", "NL_nbr_1_features"):
+    rows = tf.sparse.to_dense(inputs[key]).numpy()
+    assert targets[key].shape.as_list() == [5, 40]
+    np.testing.assert_array_equal(tf.sparse.to_dense(targets[key]), rows[:5])
+    np.testing.assert_array_equal(tf.sparse.to_dense(pair_nodes[key]),
+                                  rows[5:])
+  np.testing.assert_array_equal(pair_nodes["node_id"], inputs["node_id"][5:])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("separate", [False, True],
                          ids=["one_pass", "separate_pass"])
 def test_sparse_features_train_as_the_dense_ones(sparse_graph, separate):
   dense_graph = sparse_graph.replace(
