@@ -26,7 +26,9 @@ def test_gcn_reaches_kipfs_accuracy_on_cora(cora):
 
 @pytest.mark.parametrize("dataset, name, epochs, bound", [
     pytest.param("cora", "mlp", 100, 0.45, marks=pytest.mark.slow),
-    pytest.param("cora", "commnet", 30, 0.55, marks=pytest.mark.slow),
+    # 90 steps on 140 labels: seeds 0-4 give 0.53-0.69 on Cora's sparse
+    # features (0.53-0.72 on the same values dense; means 0.617, 0.608).
+    pytest.param("cora", "commnet", 30, 0.5, marks=pytest.mark.slow),
     ("flickr", "mlp", 100, 0.40), ("flickr", "commnet", 30, 0.55)])
 def test_classifiers_beat_the_majority_class(request, dataset, name, epochs,
                                              bound):
