@@ -58,7 +58,7 @@ from graph_models.tasks import label_tasks
 from graph_models.graph import Graph
 from graph_models import label_table
 from graph_models.label_table import keep_labels, labeled_rows
-from graph_models.neighbor_packing import FEATURES, NODE_IDS
+from graph_models.neighbor_packing import FEATURES, NODE_IDS, rows_of
 from graph_models.classifiers.node_graph_model import is_whole_graph
 from graph_models.training import (evaluation_dataset, is_full_batch,
                                    prediction_dataset, takes_sparse_features)
@@ -93,20 +93,8 @@ def _split_targets(inputs: Dict[str, tf.Tensor], count: tf.Tensor):
     ids = inputs[NODE_IDS]
     return ({**inputs, NODE_IDS: ids[:count]},
             {**inputs, NODE_IDS: ids[count:]})
-  return ({k: _rows(v, 0, count) for k, v in inputs.items()},
-          {k: _rows(v, count, None) for k, v in inputs.items()})
-
-
-def _rows(tensor, start, stop):
-  """`tensor[start:stop]`, for a packed `tf.SparseTensor` of features too."""
-  if not isinstance(tensor, tf.SparseTensor):
-    return tensor[start:stop]
-  stop = tensor.dense_shape[0] if stop is None else tf.cast(stop, tf.int64)
-  start = tf.cast(start, tf.int64)
-  rows = tf.sparse.slice(tensor, tf.stack([start, 0]),
-                         tf.stack([stop - start, tensor.dense_shape[1]]))
-  rows.set_shape([None, tensor.shape[1]])
-  return rows
+  return ({k: rows_of(v, 0, count) for k, v in inputs.items()},
+          {k: rows_of(v, count) for k, v in inputs.items()})
 
 
 def _timed(function: Callable[..., Any], *args) -> Tuple[Any, float]:

@@ -181,17 +181,25 @@ def _feature_gatherer(features, sparse: bool = False):
                               tf.gather(table, tf.maximum(ids, 0)), 0.0)
 
 
+def rows_of(tensor, start, stop=None):
+  """`tensor[start:stop]` along axis 0, for a `tf.SparseTensor` of packed
+  features too (which has no slicing operator); `stop` None: to the end."""
+  if not isinstance(tensor, tf.SparseTensor):
+    return tensor[start:stop]
+  stop = tensor.dense_shape[0] if stop is None else tf.cast(stop, tf.int64)
+  start = tf.cast(start, tf.int64)
+  rows = tf.sparse.slice(tensor, tf.stack([start, 0]),
+                         tf.stack([stop - start, tensor.dense_shape[1]]))
+  rows.set_shape([None, tensor.shape[1]])
+  return rows
+
+
 def _split_rows(rows, count: int) -> List[Any]:
   """`rows` cut along axis 0 into `count` equal parts (sparse ones too)."""
   if not isinstance(rows, tf.SparseTensor):
     return tf.split(rows, count, axis=0)
   size = rows.dense_shape[0] // count
-  parts = [tf.sparse.slice(rows, tf.stack([i * size, 0]),
-                           tf.stack([size, rows.dense_shape[1]]))
-           for i in range(count)]
-  for part in parts:
-    part.set_shape([None, rows.shape[1]])
-  return parts
+  return [rows_of(rows, i * size, (i + 1) * size) for i in range(count)]
 
 
 def neighbor_packer(graph: Graph, max_neighbors: int,
