@@ -23,6 +23,8 @@ from __future__ import annotations
 from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
                     Union)
 
+import weakref
+
 import numpy as np
 import scipy.sparse as sp
 import tensorflow as tf
@@ -44,9 +46,30 @@ SENDERS = "senders"
 RECEIVERS = "receivers"
 EDGE_WEIGHTS = "edge_weights"
 
-# Above this many bytes, sparse features are gathered row by row on the host
-# instead of being densified once.
+# Above this many bytes as a dense float32 table, features are gathered row
+# by row on the host (from a memory map, say) instead of being copied into
+# a TensorFlow constant.
 _DENSE_FEATURE_BUDGET = 1 << 30
+
+# Rows of the neighbour table built at a time.
+_TABLE_ROWS = 1 << 18
+
+# Per graph, the tables its packers read, built once and shared by every
+# packer of that graph (a GAM round builds three or four: training,
+# validation, prediction, the agreement term); dropped with the graph.
+_SHARED: "weakref.WeakKeyDictionary[Graph, Dict[Any, Any]]" = (
+    weakref.WeakKeyDictionary())
+
+
+def _shared(graph: Graph, key: Tuple[Any, ...], build: Callable[[], Any]):
+  """`build()`, once per `graph` and `key` where tensors can outlive a
+  call (eagerly: a traced function's tensors belong to its graph)."""
+  if not tf.executing_eagerly():
+    return build()
+  tables = _SHARED.setdefault(graph, {})
+  if key not in tables:
+    tables[key] = build()
+  return tables[key]
 
 
 def checked_nodes(graph: Graph, nodes: Sequence[int]) -> np.ndarray:
@@ -88,7 +111,8 @@ def neighbor_table(graph: Graph, max_neighbors: int) -> Tuple[np.ndarray,
 
   Returns `(ids, weights)`, both `[num_nodes, max_neighbors]`; empty slots have
   id -1 and weight 0. Ties in weight keep the lower node id first, so the
-  table is deterministic.
+  table is deterministic. Built `_TABLE_ROWS` rows at a time, so that its
+  scratch arrays grow with a slice of the graph, not with all its edges.
   """
   if max_neighbors < 0:
     raise ValueError(f"max_neighbors must be >= 0, got {max_neighbors}")
@@ -97,15 +121,25 @@ def neighbor_table(graph: Graph, max_neighbors: int) -> Tuple[np.ndarray,
   weights = np.zeros((n, max_neighbors), dtype=np.float32)
   if max_neighbors == 0 or graph.num_edges == 0:
     return ids, weights
-  senders, receivers, edge_weights = graph.edges()
-  order = np.lexsort((senders, -edge_weights, receivers))
-  senders, receivers, edge_weights = (senders[order], receivers[order],
-                                      edge_weights[order])
-  rank = np.arange(receivers.size) - graph.adjacency.indptr[receivers]
-  keep = rank < max_neighbors
-  ids[receivers[keep], rank[keep]] = senders[keep]
-  weights[receivers[keep], rank[keep]] = edge_weights[keep]
+  for start in range(0, n, _TABLE_ROWS):
+    _fill_neighbor_rows(graph.adjacency, start, min(n, start + _TABLE_ROWS),
+                        ids, weights)
   return ids, weights
+
+
+def _fill_neighbor_rows(adjacency: sp.csr_matrix, start: int, stop: int,
+                        ids: np.ndarray, weights: np.ndarray) -> None:
+  """Rows `[start, stop)` of `neighbor_table`'s `ids` and `weights`."""
+  indptr = np.asarray(adjacency.indptr[start:stop + 1], dtype=np.int64)
+  senders = np.asarray(adjacency.indices[indptr[0]:indptr[-1]], np.int64)
+  edge_weights = np.asarray(adjacency.data[indptr[0]:indptr[-1]])
+  receivers = np.repeat(np.arange(start, stop), np.diff(indptr))
+  order = np.lexsort((senders, -edge_weights, receivers))
+  rank = np.arange(receivers.size) - (indptr[receivers - start] - indptr[0])
+  keep = order[rank < ids.shape[1]]
+  rank = rank[rank < ids.shape[1]]
+  ids[receivers[keep], rank] = senders[keep]
+  weights[receivers[keep], rank] = edge_weights[keep]
 
 
 def keeps_features_sparse(graph: Graph) -> bool:
@@ -161,24 +195,25 @@ def _feature_gatherer(features, sparse: bool = False):
   if sparse:
     return _sparse_row_gatherer(features)
   num_features = features.shape[1]
-  if sp.issparse(features) and (features.shape[0] * num_features * 4
-                                > _DENSE_FEATURE_BUDGET):
-    csr = features.tocsr()
+  if features.shape[0] * num_features * 4 <= _DENSE_FEATURE_BUDGET:
+    table = tf.constant(features.toarray() if sp.issparse(features) else
+                        features, dtype=tf.float32)
+    return lambda ids: tf.where((ids >= 0)[:, None],
+                                tf.gather(table, tf.maximum(ids, 0)), 0.0)
+  if sp.issparse(features):
+    features = features.tocsr()
 
-    def gather_rows(ids):
-      rows = csr[np.maximum(ids, 0)].toarray().astype(np.float32)
-      rows[ids < 0] = 0.0
-      return rows
+  def gather_rows(ids):
+    rows = features[np.maximum(ids, 0)]
+    rows = np.asarray(rows.toarray() if sp.issparse(rows) else rows,
+                      dtype=np.float32)
+    rows[ids < 0] = 0.0
+    return rows
 
-    def gather(ids):
-      rows = tf.numpy_function(gather_rows, [ids], tf.float32, stateful=False)
-      return tf.ensure_shape(rows, [None, num_features])
-    return gather
-
-  table = tf.constant(features.toarray() if sp.issparse(features) else
-                      features, dtype=tf.float32)
-  return lambda ids: tf.where((ids >= 0)[:, None],
-                              tf.gather(table, tf.maximum(ids, 0)), 0.0)
+  def gather(ids):
+    rows = tf.numpy_function(gather_rows, [ids], tf.float32, stateful=False)
+    return tf.ensure_shape(rows, [None, num_features])
+  return gather
 
 
 def rows_of(tensor, start, stop=None):
@@ -215,11 +250,12 @@ def neighbor_packer(graph: Graph, max_neighbors: int,
   packed as `tf.SparseTensor`s, for models whose `accepts_sparse_features`
   is true.
   """
-  ids_table, weight_table = neighbor_table(graph, max_neighbors)
-  ids_table = tf.constant(ids_table)
-  weight_table = tf.constant(weight_table)
-  gather = _feature_gatherer(
-      graph.features, sparse_features and keeps_features_sparse(graph))
+  ids_table, weight_table = _shared(
+      graph, ("neighbors", max_neighbors),
+      lambda: tuple(map(tf.constant, neighbor_table(graph, max_neighbors))))
+  sparse = sparse_features and keeps_features_sparse(graph)
+  gather = _shared(graph, ("features", sparse),
+                   lambda: _feature_gatherer(graph.features, sparse))
 
   def pack(ids):
     real = (ids >= 0)[:, None]

@@ -97,10 +97,8 @@ class AgreementPairSampler:
     held[self.rng.choice(pool, num_held_out, replace=False)] = True
     self.held_out_nodes = np.flatnonzero(held)
 
-    senders, receivers, _ = graph.edges()
-    low, high = np.minimum(senders, receivers), np.maximum(senders, receivers)
-    keep = (low != high) & known[low] & known[high]
-    pairs = np.unique(np.stack([low[keep], high[keep]], axis=1), axis=0)
+    pairs = graph.undirected_edges()
+    pairs = pairs[known[pairs].all(axis=1)]
     pairs = pairs[self.rng.permutation(len(pairs))]
     touches = held[pairs[:, 0]] | held[pairs[:, 1]]
     self.held_out = pairs[touches][:max_held_out_pairs]

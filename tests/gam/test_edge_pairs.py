@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from gam.edge_pairs import EdgePairs, left_targets, undirected_edges
+from gam.edge_pairs import EdgePairs, left_targets
+from graph_models.graph import undirected_edges
 from graph_models.graph import UNLABELED, Graph
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from graph_models.graph import UNLABELED, Graph, GraphError
+from graph_models.graph import UNLABELED, Graph, GraphError, undirected_edges
 
 
 def path_graph(**overrides):
@@ -127,3 +127,14 @@ def test_majority_class_rate_is_the_best_constant_prediction():
   assert graph.majority_class_rate("val") == 1.0
   assert graph.majority_class_rate("train") == 0.5
   assert graph.labeled_mask.all() and UNLABELED == -1
+
+
+def test_undirected_edges_read_from_the_csr_equal_those_of_the_edge_list():
+  rng = np.random.default_rng(1)
+  senders, receivers = rng.integers(0, 30, (2, 200))
+  graph = Graph.from_edges(np.zeros((30, 1), np.float32), senders, receivers,
+                           labels=[0] * 30, num_classes=1)
+  expected = undirected_edges(*graph.edges()[:2], graph.num_nodes)
+  np.testing.assert_array_equal(graph.undirected_edges(), expected)
+  assert graph.undirected_edges().dtype == np.int64
+  assert (expected[:, 0] < expected[:, 1]).all()

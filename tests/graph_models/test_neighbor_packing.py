@@ -55,13 +55,46 @@ def test_packed_batch_has_nsl_names_features_and_padding(star, sparse):
   np.testing.assert_array_equal(features["NL_nbr_1_node_id"], [3, -1])
 
 
-def test_sparse_features_beyond_the_budget_are_gathered_on_the_host(
-    star, monkeypatch):
+def test_neighbor_table_built_in_slices_equals_one_sort_of_all_edges(
+    monkeypatch):
+  rng = np.random.default_rng(3)
+  senders, receivers = rng.integers(0, 40, (2, 300))
+  graph = Graph.from_edges(np.zeros((40, 1), np.float32), senders, receivers,
+                           weights=rng.integers(1, 4, 300), labels=[0] * 40,
+                           num_classes=2)
+  whole = packing.neighbor_table(graph, 4)
+  monkeypatch.setattr(packing, "_TABLE_ROWS", 7)
+  sliced = packing.neighbor_table(graph, 4)
+  for expected, got in zip(whole, sliced):
+    np.testing.assert_array_equal(got, expected)
+  # The slices agree with the definition: per node, weight down, id up.
+  row = graph.adjacency[5]
+  heaviest = sorted(zip(-row.data, row.indices))[:4]
+  assert whole[0][5][:len(heaviest)].tolist() == [i for _, i in heaviest]
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_features_beyond_the_budget_are_gathered_on_the_host(
+    star, monkeypatch, sparse):
   monkeypatch.setattr(packing, "_DENSE_FEATURE_BUDGET", 0)
-  graph = star.replace(features=sp.csr_matrix(star.features))
-  features, _ = next(iter(packing.packed_dataset(graph, [0], 1, 1)))
+  graph = star.replace(features=sp.csr_matrix(star.features)) if sparse else star
+  features, _, _ = next(iter(packing.packed_dataset(graph, [0], 2, 2,
+                                                    pad_remainder=True)))
   np.testing.assert_array_equal(features["NL_nbr_0_features"][0],
                                 star.features[2])
+  np.testing.assert_array_equal(features["features"][1], [0, 0])  # padding
+
+
+def test_packers_of_one_graph_share_its_tables(star, monkeypatch):
+  graph = star.replace()  # a graph no other test has packed
+  builds = []
+  table = packing.neighbor_table
+  monkeypatch.setattr(packing, "neighbor_table",
+                      lambda *args: builds.append(args[1]) or table(*args))
+  for nodes in ([0, 1], [2, 3], [0, 1]):
+    packing.packed_dataset(graph, nodes, 2, 2)
+  packing.packed_dataset(graph, [0], 1, 1)
+  assert builds == [2, 1]
 
 
 def test_shuffling_is_seeded_and_covers_every_node(star):
