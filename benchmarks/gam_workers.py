@@ -11,14 +11,21 @@ of every LU / UU edge pair with the agreement model (`distribution.
 map_shards`), each worker scoring its half and the halves all-gathered.
 
 Each process reports, per GAM round, the seconds spent scoring pairs (the
-`map_shards` calls, timed here), the round's `pairs_seconds` (building the
+`map_shards` calls, timed here, which include the all-gather's wait for the
+slower worker), the seconds its own share of the scoring took
+(`share_seconds`), the round's `pairs_seconds` (building the
 pair tables, which every worker does, plus the scoring), a hash of the
 agreement weights of every pair and of the label table after the round's
 self-labelling, and at the end a hash of the model's weights. Prints the
 per-worker scoring time over the single worker's and whether every hash
 matches; writes `benchmarks/out/gam_workers.json`.
 
-  python benchmarks/gam_workers.py --nodes 100000
+On one 2-core machine a process alone uses both cores where each of two
+workers gets one, so the share's time halves only with the threads pinned
+(`--threads 1`, both runs); on separate machines each worker keeps its
+own cores.
+
+  python benchmarks/gam_workers.py --nodes 100000 --threads 1
 """
 
 import argparse
@@ -48,6 +55,10 @@ def digest(*arrays) -> str:
 def run_worker(args: argparse.Namespace) -> dict:
   """One process's run (a worker of the cluster in `TF_CONFIG`, if set)."""
   # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  if args.threads:
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
   from graph_models.distribution import make_strategy
   # A multi-worker strategy must exist before any other TF operation.
   strategy = make_strategy(
@@ -59,13 +70,19 @@ def run_worker(args: argparse.Namespace) -> dict:
   from benchmarks.gam_scale import flickr_graph, package_gam
   # pylint: enable=g-import-not-at-top
 
-  scoring = []  # seconds of each map_shards call
+  scoring = []  # seconds of each map_shards call, the gather included
+  computing = []  # seconds of this worker's share of each call
   shard = graph_agreement_model.map_shards
 
-  def timed_shard(*shard_args, **kwargs):
-    start = time.perf_counter()
-    result = shard(*shard_args, **kwargs)
-    scoring.append(time.perf_counter() - start)
+  def timed_shard(strategy, function, *shard_args, **kwargs):
+    def timed_function(start, stop):
+      begin = time.perf_counter()
+      result = function(start, stop)
+      computing.append(time.perf_counter() - begin)
+      return result
+    begin = time.perf_counter()
+    result = shard(strategy, timed_function, *shard_args, **kwargs)
+    scoring.append(time.perf_counter() - begin)
     return result
   graph_agreement_model.map_shards = timed_shard
 
@@ -75,10 +92,11 @@ def run_worker(args: argparse.Namespace) -> dict:
     """Keeps hashes of each round's pair weights and label table."""
 
     def _regularization_pairs(self, graph, labels, agreement):
-      calls = len(scoring)
+      calls, shares = len(scoring), len(computing)
       pairs, agreement = super()._regularization_pairs(graph, labels,
                                                        agreement)
       seconds = sum(scoring[calls:])
+      share_seconds = sum(computing[shares:])
       # The shares gathered from the workers against this process scoring
       # every pair itself with the same agreement model.
       alone = {kind: (self.options.regularization.weight(kind) *
@@ -88,6 +106,7 @@ def run_worker(args: argparse.Namespace) -> dict:
                for kind in ("lu", "uu") if kind in pairs.kinds}
       rounds.append({
           "scoring_seconds": seconds,
+          "share_seconds": share_seconds,
           "shares_equal_scoring_alone": all(
               np.array_equal(pairs.weights[kind], alone[kind])
               for kind in alone),
@@ -132,7 +151,7 @@ def launch(args: argparse.Namespace, workers: int) -> list:
   command = [sys.executable, __file__, "--worker", "--nodes",
              str(args.nodes), "--rounds", str(args.rounds), "--epochs",
              str(args.epochs), "--agreement-steps", str(args.agreement_steps),
-             "--arrays", str(args.arrays)]
+             "--arrays", str(args.arrays), "--threads", str(args.threads)]
   processes = [subprocess.Popen(
       command, stdout=subprocess.PIPE, text=True, cwd=ROOT,
       env={**os.environ, **({"TF_CONFIG": config} if config else {})})
@@ -152,6 +171,8 @@ def main():
   parser.add_argument("--rounds", type=int, default=2)
   parser.add_argument("--epochs", type=int, default=20)
   parser.add_argument("--agreement-steps", type=int, default=500)
+  parser.add_argument("--threads", type=int, default=0,
+                      help="TensorFlow threads per process (0: its default)")
   parser.add_argument("--worker", action="store_true",
                       help=argparse.SUPPRESS)
   parser.add_argument("--arrays", type=pathlib.Path, default=OUT / "workers",
@@ -165,6 +186,7 @@ def main():
   single, = launch(args, 1)
   pair = launch(args, 2)
   print(f"{'round':>5} {'one_worker_s':>12} {'two_workers_s':>13} "
+        f"{'ratio':>6} {'share_one_s':>11} {'share_two_s':>11} "
         f"{'ratio':>6} {'max_weight_diff':>15} {'shares_exact':>12}")
   for index, one in enumerate(single["rounds"]):
     alone = np.load(one["weights_file"])
@@ -174,8 +196,11 @@ def main():
           float(np.max(np.abs(alone[kind] - two[kind]), initial=0.0))
           for kind in alone)
     slowest = max(w["rounds"][index]["scoring_seconds"] for w in pair)
+    share = max(w["rounds"][index]["share_seconds"] for w in pair)
     print(f"{one['round']:>5} {one['scoring_seconds']:>12.2f} "
           f"{slowest:>13.2f} {slowest / one['scoring_seconds']:>6.2f} "
+          f"{one['share_seconds']:>11.2f} {share:>11.2f} "
+          f"{share / one['share_seconds']:>6.2f} "
           f"{max(w['rounds'][index]['max_weight_diff'] for w in pair):>15.2e} "
           f"{all(w['rounds'][index]['shares_equal_scoring_alone'] for w in pair)!s:>12}")
   for name in ("labels", "pair_weights"):
@@ -185,7 +210,8 @@ def main():
   print("same model weights: "
         + str(all(w["weights"] == single["weights"] for w in pair)))
   (OUT / "gam_workers.json").write_text(json.dumps(
-      {"nodes": args.nodes, "one_worker": single, "two_workers": pair},
+      {"nodes": args.nodes, "threads": args.threads, "one_worker": single,
+       "two_workers": pair},
       indent=2))
 
 
