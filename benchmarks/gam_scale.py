@@ -101,18 +101,16 @@ def generate(num_nodes: int, directory: pathlib.Path) -> None:
       "generate_peak_rss_gib": peak_rss_gib()}))
 
 
-def stored_graph(num_nodes: int):
-  """`flickr_graph(num_nodes)`, memory-mapped from `GRAPHS`, generated
+def stored_graph(num_nodes: int) -> pathlib.Path:
+  """The folder of `flickr_graph(num_nodes)` under `GRAPHS`, generated
   there first by its own process if absent (so that neither the
   generation's peak nor the generator's arrays count in the run's
-  memory); and the generation's record."""
-  from graph_models.graph_arrays import load_arrays  # pylint: disable=g-import-not-at-top
+  memory). Delete the folder to generate it again."""
   directory = GRAPHS / f"flickr_{num_nodes}"
   if not (directory / "generation.json").exists():
     subprocess.run([sys.executable, __file__, "--generate", str(directory),
                     "--nodes", str(num_nodes)], check=True)
-  generation = json.loads((directory / "generation.json").read_text())
-  return load_arrays(directory), generation
+  return directory
 
 
 def memory_now() -> dict:
@@ -225,11 +223,13 @@ def measure(num_nodes: int, args: argparse.Namespace) -> dict:
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   # pylint: disable=g-import-not-at-top
   from gam.round_callbacks import RoundCallback
+  from graph_models.graph_arrays import load_arrays
   # pylint: enable=g-import-not-at-top
 
-  import graph_models.graph_arrays  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
-  start = time.perf_counter()  # after TensorFlow's import, which it pulls in
-  graph, generation = stored_graph(num_nodes)
+  directory = stored_graph(num_nodes)
+  generation = json.loads((directory / "generation.json").read_text())
+  start = time.perf_counter()
+  graph = load_arrays(directory)
   result = {"nodes": num_nodes, "edges": int(graph.num_edges),
             **{f"{split}_nodes": int(graph.split_nodes(split).size)
                for split in ("train", "val", "test")},
@@ -300,6 +300,8 @@ def plot(rows: list, path: pathlib.Path) -> None:
   figure, (times, memory) = plt.subplots(1, 2, figsize=(11, 4.2))
   times.plot(nodes, [row["generate_seconds"] for row in rows], "k--o",
              label="graph generation (once)")
+  times.plot(nodes, [row["epoch_seconds"] for row in rows], "--o",
+             color="grey", label="CommNet epoch, every training node")
   for phase in PHASES:
     times.plot(nodes, [gam_rounds_mean(row, phase) for row in rows], "-o",
                label=phase.replace("_seconds", ""))

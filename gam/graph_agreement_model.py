@@ -61,7 +61,8 @@ from graph_models.label_table import keep_labels, labeled_rows
 from graph_models.neighbor_packing import FEATURES, NODE_IDS, rows_of
 from graph_models.classifiers.node_graph_model import is_whole_graph
 from graph_models.training import (evaluation_dataset, is_full_batch,
-                                   prediction_dataset, takes_sparse_features)
+                                   predict_nodes, prediction_dataset,
+                                   takes_sparse_features)
 
 ModelFn = Callable[[], keras.Model]
 
@@ -348,12 +349,13 @@ class GraphAgreementModel(GraphRegularizationModel):
     }
 
   def _predict_probabilities(self, graph: Graph) -> np.ndarray:
-    """Class probabilities of every node (one pass, one trace per graph)."""
-    dataset = prediction_dataset(graph, self.node_model,
-                                 np.arange(graph.num_nodes),
-                                 self.options.max_neighbors)
-    return label_tasks.probabilities(self.predict(dataset, verbose=0),
-                                     self.multilabel)
+    """Class probabilities of every node (one pass, in shares across the
+    workers of a multi-worker strategy: `training.predict_nodes`)."""
+    with self.distribute_strategy.scope():
+      logits = predict_nodes(self.node_model, graph,
+                             np.arange(graph.num_nodes),
+                             self.options.max_neighbors)
+    return label_tasks.probabilities(logits, self.multilabel)
 
   def _label_min_confidence(self, graph: Graph,
                             probabilities: np.ndarray) -> Optional[float]:

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from graph_models.distribution import map_shards
 from graph_models.private_apis import tf_config
 from graph_models.tasks import label_tasks
 from graph_models.classifiers.commnet import GraphConvolutionalNodeClassifier
@@ -168,6 +169,40 @@ def prediction_dataset(graph: Graph, model: keras.Model, nodes,
                          model.feature_name, takes_sparse_features(model))
   return node_id_batches(nodes, batch_size, shuffle=False, seed=0,
                          repeat=False, drop_remainder=False).map(pack)
+
+
+def predict_nodes(model: keras.Model, graph: Graph, nodes,
+                  max_neighbors: int = 0,
+                  batch_size: int = 1024) -> np.ndarray:
+  """`model`'s outputs for `nodes`, in their order.
+
+  Under a strategy of several replicas (the current one), a packed model
+  predicts in shares (`distribution.map_shards`): each worker packs and
+  predicts only its share of the nodes, and every worker gets all the
+  outputs, where Keras' `predict` would pack every batch on every worker.
+  Whole-graph models, and one replica, use `model.predict`.
+
+  Example:
+    >>> logits = predict_nodes(model, graph, np.arange(graph.num_nodes), 5)
+  """
+  nodes = checked_nodes(graph, nodes)
+  strategy = tf.distribute.get_strategy()
+  if strategy.num_replicas_in_sync == 1 or is_full_batch(model):
+    return model.predict(prediction_dataset(graph, model, nodes,
+                                            max_neighbors, batch_size),
+                         verbose=0)
+  outputs = tf.function(lambda batch: model(batch, training=False),
+                        reduce_retracing=True)
+
+  def share(start, stop):
+    # An empty share still needs the outputs' trailing shape: predict one
+    # node and keep none.
+    ids = nodes[start:max(stop, start + 1)]
+    dataset = prediction_dataset(graph, model, ids, max_neighbors,
+                                 batch_size)
+    return np.concatenate([outputs(batch).numpy()
+                           for batch in dataset])[:stop - start]
+  return map_shards(strategy, share, nodes.size, align=batch_size)
 
 
 def compile_classifier(model: keras.Model, learning_rate: float,

@@ -124,6 +124,21 @@ def test_each_worker_computes_only_its_share(multi_worker):
       {"calls": [[4992, 10_000]], "matches": True}]
 
 
+@pytest.mark.slow
+def test_mirrored_replicas_each_predict_their_share(mirrored):
+  # 3,000 nodes in batches of 256 are 12 batches: 6 per replica.
+  assert mirrored["predict_nodes"]["packed"] == [[0, 1536], [1536, 3000]]
+  assert mirrored["predict_nodes"]["max_abs_diff"] <= 1e-6
+
+
+@pytest.mark.slow
+def test_each_worker_packs_and_predicts_only_its_share(multi_worker):
+  assert [worker["predict_nodes"]["packed"] for worker in multi_worker] == [
+      [[0, 1536]], [[1536, 3000]]]
+  for worker in multi_worker:
+    assert worker["predict_nodes"]["max_abs_diff"] <= 1e-6
+
+
 def test_share_bounds_cut_whole_blocks():
   np.testing.assert_array_equal(distribution.share_bounds(10_000, 2, 4096),
                                 [0, 4096, 10_000])
