@@ -4,6 +4,7 @@ from graph_models.classifiers.commnet import GraphConvolutionalNodeClassifier
 from graph_models.classifiers.gcn import GCNNodeClassifier, GraphConvolution
 from graph_models.errors import InputError
 from graph_models.graph import UNLABELED, Graph, GraphError
+from graph_models.graph_arrays import load_arrays, save_arrays
 from graph_models.classifiers.graphsage import GraphSAGENodeClassifier
 from graph_models.tasks.label_tasks import SigmoidCrossEntropy
 from graph_models.tasks.missing_tags import MissingTagTask, make_missing_tag_task
@@ -31,7 +32,7 @@ __all__ = [
     "NeighborhoodMaxPoolingClassifier", "NeighborhoodGraphClassifier",
     "SigmoidCrossEntropy", "Node2VecOptions",
     "biased_random_walks", "train_node2vec", "with_node2vec_features",
-    "neighbor_table", "packed_dataset",
+    "neighbor_table", "packed_dataset", "load_arrays", "save_arrays",
     "whole_graph_dataset", "whole_graph_inputs", "PrecisionAtK", "RecallAtK",
     "AccuracyAtK", "MeanAveragePrecision", "TopKPrecisionRecallF1", "MicroF1",
     "MissingTagTask", "make_missing_tag_task", "MostFrequentTags",
