@@ -66,7 +66,10 @@ def sage_layer(layer: keras.layers.Dense, graph: graphs.GraphsTuple,
   own_kernel, neighbor_kernel = tf.split(layer.kernel, 2, axis=0)
   own, neighbors = tf.split(sparse_product(
       states, tf.concat([own_kernel, neighbor_kernel], axis=1)), 2, axis=1)
-  return layer.activation(own + neighbor_means(graph, neighbors) + layer.bias)
+  outputs = own + neighbor_means(graph, neighbors)
+  if layer.use_bias:
+    outputs += layer.bias
+  return layer.activation(outputs)
 
 
 @keras.saving.register_keras_serializable(package="graph_models")

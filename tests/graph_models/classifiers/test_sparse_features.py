@@ -10,6 +10,7 @@ import scipy.sparse as sp
 import tensorflow as tf
 
 import graph_models as gm
+from graph_models.classifiers.graphsage import sage_layer
 from graph_models.classifiers.sparse_ops import dropout
 from graph_models.graph import Graph
 from graph_models.neighbor_packing import (FEATURES, keeps_features_sparse,
@@ -177,6 +178,22 @@ def test_sparse_path_gives_the_dense_outputs_and_gradients(name, packed):
                              atol=1e-5)
   for sparse_grad, dense_grad in zip(sparse_grads, dense_grads):
     np.testing.assert_allclose(sparse_grad, dense_grad, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_sage_layer_gives_the_dense_result_with_or_without_bias(use_bias):
+  from graph_nets import graphs  # pylint: disable=g-import-not-at-top
+  dense_states = sparse_graph().dense_features()[:5]
+  graph = graphs.GraphsTuple(
+      nodes=None, edges=tf.ones([4, 1]), globals=None,
+      senders=tf.constant([1, 2, 0, 4]), receivers=tf.constant([0, 0, 3, 3]),
+      n_node=tf.constant([5]), n_edge=tf.constant([4]))
+  layer = keras.layers.Dense(4, use_bias=use_bias, bias_initializer="ones",
+                             activation="relu")
+  sparse_states = tf.sparse.from_dense(dense_states)
+  np.testing.assert_allclose(sage_layer(layer, graph, sparse_states),
+                             sage_layer(layer, graph, dense_states),
+                             rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow
