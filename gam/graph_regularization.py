@@ -246,11 +246,14 @@ class GraphRegularizationModel(DistributedModel):
     return np.stack(features[:max_examples]), np.stack(labels[:max_examples])
 
   def _neighbors(self, inputs, num_neighbors: int):
-    """Every packed neighbour's features, `[batch * K, ...]` (slot by slot),
-    and the edge weights `[batch * K]`."""
-    features = tf.concat(
-        [inputs[nsl.neighbor_feature_name(i, self.feature_name)]
-         for i in range(num_neighbors)], axis=0)
+    """Every packed neighbour's features, `[batch * K, ...]` (slot by slot;
+    a `tf.SparseTensor` if the batch packs them sparse), and the edge
+    weights `[batch * K]`."""
+    slots = [inputs[nsl.neighbor_feature_name(i, self.feature_name)]
+             for i in range(num_neighbors)]
+    features = (tf.sparse.concat(0, slots)
+                if isinstance(slots[0], tf.SparseTensor) else
+                tf.concat(slots, axis=0))
     weights = tf.concat([tf.reshape(inputs[nsl.neighbor_weight_name(i)], [-1])
                          for i in range(num_neighbors)], axis=0)
     return features, weights
@@ -292,7 +295,7 @@ class GraphRegularizationModel(DistributedModel):
     agreement = tf.stop_gradient(tf.sigmoid(self.agreement_model(
         {"left": tf.tile(_dense(inputs[self.feature_name]),
                          [num_neighbors, 1]),
-         "right": neighbor_features}, training=False)))
+         "right": _dense(neighbor_features)}, training=False)))
     left_labels = _left_labels(labels)
     left_labels = tf.tile(left_labels, [num_neighbors] + [1] * (
         len(left_labels.shape) - 1))

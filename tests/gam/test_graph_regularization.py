@@ -222,3 +222,33 @@ def test_fit_agreement_refuses_what_it_cannot_use(small):
     model.fit_agreement(unlabelled)
   with pytest.raises(ValueError, match="at least 2 labelled examples"):
     model.fit_agreement(gm.packed_dataset(small, [0], MAX_NEIGHBORS, 4))
+
+
+@pytest.mark.parametrize("with_agreement", [False, True],
+                         ids=["nsl", "agreement"])
+def test_sparse_packed_batches_give_the_dense_terms_and_training(
+    cora, with_agreement):
+  """Packed batches holding sparse features (`sparse_features=True`) give
+  the graph term and the training of dense ones (no dropout: the two paths
+  draw different masks)."""
+  def fit(sparse):
+    training.seed_everything(0)
+    model = GraphRegularizationModel(
+        config=nsl.make_graph_reg_config(max_neighbors=MAX_NEIGHBORS,
+                                         multiplier=0.5),
+        node_model_fn=lambda: training.build_classifier(
+            "commnet", cora.num_classes, dropout=0.0),
+        agreement_model_fn=AgreementModel if with_agreement else None,
+        agreement_options=AgreementTrainingOptions(max_steps=20))
+    training.compile_classifier(model, 0.01)
+    train = gm.packed_dataset(cora, cora.split_nodes("train"), MAX_NEIGHBORS,
+                              batch_size=70, sparse_features=sparse)
+    inputs, labels = next(iter(train))
+    assert isinstance(inputs["NL_nbr_0_features"], tf.SparseTensor) == sparse
+    term = model.graph_loss(inputs, model(inputs), labels=labels)
+    history = model.fit(train, epochs=2, verbose=0, shuffle=False)
+    return float(term), history.history["loss"]
+  dense_term, dense_losses = fit(False)
+  sparse_term, sparse_losses = fit(True)
+  assert sparse_term == pytest.approx(dense_term, rel=1e-4, abs=1e-7)
+  assert sparse_losses == pytest.approx(dense_losses, rel=1e-4)
