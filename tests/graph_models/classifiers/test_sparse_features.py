@@ -11,6 +11,7 @@ import tensorflow as tf
 
 import graph_models as gm
 from graph_models.classifiers.graphsage import sage_layer
+from graph_models.classifiers import sparse_ops
 from graph_models.classifiers.sparse_ops import dropout
 from graph_models.graph import Graph
 from graph_models.neighbor_packing import (FEATURES, keeps_features_sparse,
@@ -216,3 +217,36 @@ def test_commnet_on_sparse_cora_batches_is_deterministic_and_learns(cora):
   np.testing.assert_array_equal(first, second)
   val = cora.labels[cora.split_nodes("val")]
   assert np.mean(first.argmax(axis=1) == val) > 0.55  # dense: 0.60 (seed 0)
+
+
+def test_large_dense_inputs_get_the_short_mask_dropout(monkeypatch):
+  monkeypatch.setattr(sparse_ops, "LARGE_INPUT_ENTRIES", 10_000)
+  inputs = tf.ones([200, 300])
+  layer = keras.layers.Dropout(0.3, seed=5)
+  outputs = dropout(layer, inputs, training=True).numpy()
+  # The rate rounded to a multiple of 2^-16, kept entries scaled back.
+  rate = round(0.3 * 65536) / 65536
+  assert set(np.unique(outputs)) == {0.0, np.float32(1 / (1 - rate))}
+  dropped = np.mean(outputs == 0)
+  assert abs(dropped - 0.3) < 4 * np.sqrt(0.3 * 0.7 / outputs.size)
+  assert abs(outputs.mean() - 1.0) < 0.02
+  # Seeded by the layer: the same seed draws the same mask, the next call
+  # another one; outside training nothing is dropped.
+  again = dropout(keras.layers.Dropout(0.3, seed=5), inputs, training=True)
+  np.testing.assert_array_equal(again, outputs)
+  assert not np.array_equal(dropout(layer, inputs, training=True), outputs)
+  np.testing.assert_array_equal(dropout(layer, inputs, training=False),
+                                inputs)
+  # The gradient is the mask times the scale.
+  with tf.GradientTape() as tape:
+    tape.watch(inputs)
+    total = tf.reduce_sum(dropout(keras.layers.Dropout(0.3, seed=5), inputs,
+                                  training=True))
+  np.testing.assert_array_equal(tape.gradient(total, inputs), outputs)
+
+
+def test_small_dense_inputs_keep_keras_dropout():
+  inputs = tf.ones([20, 30])
+  ours = dropout(keras.layers.Dropout(0.5, seed=2), inputs, training=True)
+  np.testing.assert_array_equal(
+      ours, keras.layers.Dropout(0.5, seed=2)(inputs, training=True))
