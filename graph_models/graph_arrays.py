@@ -86,7 +86,6 @@ def load_arrays(directory: os.PathLike, mmap_mode: str = "r") -> Graph:
       raise InputError(f"{directory / (prefix + '_indptr.npy')}: expected "
                        f"{shape[0] + 1} row offsets ending at {data.size} "
                        f"entries, got shape {indptr.shape}")
-    # Sorted rows were written; checking them would read every index.
     return sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
 
   features = (csr("features", (n, num_features)) if meta["sparse_features"]
@@ -94,9 +93,8 @@ def load_arrays(directory: os.PathLike, mmap_mode: str = "r") -> Graph:
   if features.shape != (n, num_features):
     raise InputError(f"{directory / 'features.npy'}: shape {features.shape}, "
                      f"expected ({n}, {num_features}) from {_META}")
-  adjacency = csr("adjacency", (n, n))
-  adjacency.has_sorted_indices = True
-  return Graph(features=features, adjacency=adjacency, labels=array("labels"),
+  return Graph(features=features, adjacency=csr("adjacency", (n, n)),
+               labels=array("labels"),
                num_classes=meta["num_classes"],
                **{mask: array(mask) for mask in _MASKS}, name=meta["name"])
 

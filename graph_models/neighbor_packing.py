@@ -20,10 +20,9 @@ the nodes whose outputs are wanted.
 
 from __future__ import annotations
 
+import weakref
 from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
                     Union)
-
-import weakref
 
 import numpy as np
 import scipy.sparse as sp
@@ -140,11 +139,11 @@ def _fill_neighbor_rows(adjacency: sp.csr_matrix, start: int, stop: int,
   # 0.0). Three times faster than a lexsort of three keys.
   bits = (edge_weights.astype(np.float32) + np.float32(0.0)).view(np.uint32)
   key = (receivers - start) << 32
-  key |= np.uint32(0xFFFFFFFF) - bits
+  key |= ~bits
   order = np.argsort(key, kind="stable")
   rank = np.arange(receivers.size) - (indptr[receivers - start] - indptr[0])
-  keep = order[rank < ids.shape[1]]
-  rank = rank[rank < ids.shape[1]]
+  slot = rank < ids.shape[1]
+  keep, rank = order[slot], rank[slot]
   ids[receivers[keep], rank] = senders[keep]
   weights[receivers[keep], rank] = edge_weights[keep]
 

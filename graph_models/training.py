@@ -287,8 +287,7 @@ def train_node_classifier(graph: Graph, model_name: str,
 def split_scores(graph: Graph, model: keras.Model, nodes,
                  max_neighbors: int = 0) -> Dict[str, float]:
   """`label_tasks.split_scores` of `model`'s predictions on `nodes`."""
-  logits = model.predict(prediction_dataset(graph, model, nodes,
-                                            max_neighbors), verbose=0)
+  logits = predict_nodes(model, graph, nodes, max_neighbors)
   return label_tasks.split_scores(
       label_tasks.probabilities(logits, graph.is_multilabel),
       graph.labels[nodes])
