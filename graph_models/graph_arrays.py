@@ -41,6 +41,9 @@ def save_arrays(graph: Graph, directory: os.PathLike) -> pathlib.Path:
   """Writes `graph` to `directory` (created) as `.npy` files; returns it."""
   directory = pathlib.Path(directory)
   directory.mkdir(parents=True, exist_ok=True)
+  # Removed first, written last: a folder without it is an interrupted save,
+  # also when it held an earlier graph.
+  (directory / _META).unlink(missing_ok=True)
   sparse = sp.issparse(graph.features)
   arrays = {"labels": graph.labels,
             **{mask: getattr(graph, mask) for mask in _MASKS},
@@ -51,7 +54,6 @@ def save_arrays(graph: Graph, directory: os.PathLike) -> pathlib.Path:
     arrays["features"] = graph.features
   for name, array in arrays.items():
     np.save(directory / f"{name}.npy", array)
-  # Written last: a folder without it is an interrupted save.
   (directory / _META).write_text(json.dumps({
       "name": graph.name, "num_classes": graph.num_classes,
       "num_nodes": graph.num_nodes, "num_features": graph.num_features,

@@ -71,3 +71,16 @@ def test_loading_names_the_missing_or_malformed_file(tmp_path):
   (tmp_path / "h" / "labels.npy").write_bytes(b"not an array")
   with pytest.raises(InputError, match=r"labels\.npy: not a NumPy array"):
     load_arrays(tmp_path / "h")
+
+
+def test_a_save_interrupted_over_an_earlier_graph_does_not_load(
+    tmp_path, monkeypatch):
+  directory = save_arrays(random_graph(20), tmp_path / "g")
+  def interrupted(path, array):
+    raise KeyboardInterrupt
+  monkeypatch.setattr(np, "save", interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    save_arrays(random_graph(30), directory)
+  monkeypatch.undo()
+  with pytest.raises(InputError, match=r"graph\.json: missing"):
+    load_arrays(directory)
